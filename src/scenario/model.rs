@@ -1,0 +1,110 @@
+//! The checked `Scenario` the rest of envtwin uses; built only by `scenario::load`.
+
+use crate::sandbox::variation::Variation;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default `out` when a scenario gives none.
+pub const DEFAULT_OUT: &str = "/envtwin/out";
+/// Default SOURCE_DATE_EPOCH (1980-01-01, as reprotest and Nix use).
+pub const DEFAULT_SOURCE_DATE_EPOCH: i64 = 315_532_800;
+/// Default per-build timeout in seconds.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 600;
+
+/// A validated scenario: one environment to build twice and judge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Unique within a run; `[A-Za-z0-9._-]+`.
+    pub name: String,
+    pub description: Option<String>,
+    /// The scenario file, as given or found (not canonicalised).
+    pub file: PathBuf,
+    /// Absolute path of the directory holding the file; mounted as `$src`.
+    pub dir: PathBuf,
+    pub provider: Provider,
+    /// Absolute path of `$out` inside both sandboxes.
+    pub out: String,
+    /// Shell provider: the script run by `/bin/sh -eu`. Empty for nix.
+    pub build: String,
+    /// Activated PATH entries with `$out` already expanded.
+    pub path: Vec<String>,
+    pub timeout: Duration,
+    pub network: bool,
+    pub source_date_epoch: i64,
+    /// Variations for build B as the scenario asks; `None` means all supported.
+    pub vary: Option<Vec<Variation>>,
+    pub expect: Expect,
+}
+
+/// How the environment gets built.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Provider {
+    Shell,
+    Nix(NixSpec),
+}
+
+impl Provider {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provider::Shell => "shell",
+            Provider::Nix(_) => "nix",
+        }
+    }
+}
+
+/// SPEC §8 `nix:` block, paths resolved against the scenario directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NixSpec {
+    /// Absolute path of the expression file.
+    pub file: PathBuf,
+    pub attr: Option<String>,
+    pub mode: NixMode,
+    /// NIX_PATH entries, name -> absolute path.
+    pub nix_path: BTreeMap<String, PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NixMode {
+    Shell,
+    Build,
+}
+
+/// What the two builds must satisfy (SPEC §6). `$out` is already expanded
+/// in `which`, `path_contains` and `path_excludes`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    pub reproducible: bool,
+    /// SRI `sha256-...`.
+    pub hash: Option<String>,
+    /// command -> glob the `command -v` result must match.
+    pub which: BTreeMap<String, String>,
+    pub missing: Vec<String>,
+    pub path_contains: Vec<String>,
+    pub path_excludes: Vec<String>,
+    pub run: Vec<RunExpect>,
+}
+
+impl Default for Expect {
+    fn default() -> Self {
+        Expect {
+            reproducible: true,
+            hash: None,
+            which: BTreeMap::new(),
+            missing: Vec::new(),
+            path_contains: Vec::new(),
+            path_excludes: Vec::new(),
+            run: Vec::new(),
+        }
+    }
+}
+
+/// One `expect.run` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunExpect {
+    /// Run by `/bin/sh -c` with PATH = the activated PATH.
+    pub cmd: String,
+    pub stdout: Option<String>,
+    pub stdout_contains: Option<String>,
+    pub exit: i32,
+}

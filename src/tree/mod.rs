@@ -1,0 +1,67 @@
+//! Trees on disk: NAR serialisation and hash (SPEC §5), per-file manifest and diff.
+
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Errors reading a tree.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    /// The path given does not exist / cannot be read (a usage error, exit 2).
+    #[error("{path}: {source}")]
+    BadPath {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A fifo, socket or device inside a tree: NAR cannot represent it.
+    #[error("{path}: is a {kind}; an environment tree may hold only regular files, directories and symlinks")]
+    SpecialFile { path: PathBuf, kind: &'static str },
+    /// I/O error while reading inside the tree (exit 3).
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl TreeError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            TreeError::BadPath { .. } => crate::error::EXIT_INVALID,
+            TreeError::SpecialFile { .. } => crate::error::EXIT_FAILED,
+            TreeError::Io { .. } => crate::error::EXIT_HARNESS,
+        }
+    }
+}
+
+/// The environment hash of a tree and its size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TreeHash {
+    /// `sha256-<base64>` of the NAR serialisation.
+    pub sri: String,
+    /// Number of regular files and symlinks.
+    pub files: u64,
+    /// Total bytes of regular file contents.
+    pub bytes: u64,
+}
+
+/// What kind of difference a path shows between tree A and tree B.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiffKind {
+    Content,
+    Type,
+    Executable,
+    SymlinkTarget,
+    OnlyInA,
+    OnlyInB,
+}
+
+/// One differing path, relative to the tree roots ("" is the root itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    pub path: String,
+    pub kind: DiffKind,
+    /// Short description of side A (e.g. "sha256-..., 12 bytes", "symlink -> x").
+    pub a: Option<String>,
+    pub b: Option<String>,
+}
