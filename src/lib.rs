@@ -1,11 +1,226 @@
 //! envtwin: build each environment scenario twice in isolated, varied
 //! sandboxes and judge whether the builds are identical and correct.
 //!
-//! Data flows one way: `scenario::load` -> `twin::build` (sandbox +
-//! provider, twice) -> `tree` + `probe` per build -> `verdict::judge` ->
-//! `report` renderers. `cli` and `run` (this file's `main_with_args`) glue it.
+//! Data flows one way: `scenario::load` -> `provider::prepare` ->
+//! `twin::build` (sandbox, twice) -> `tree` + `probe` per build ->
+//! `verdict::judge` -> `report` renderers. `run` below is the glue.
 
+pub mod cli;
 pub mod error;
+pub mod probe;
+pub mod provider;
+pub mod report;
 pub mod sandbox;
 pub mod scenario;
 pub mod tree;
+pub mod twin;
+pub mod verdict;
+
+use cli::{Cli, Command, Format, RunArgs};
+use error::{EXIT_FAILED, EXIT_HARNESS, EXIT_INVALID, EXIT_OK, Error};
+use rayon::prelude::*;
+use report::{Report, ScenarioReport, Verdict};
+use sandbox::variation::Variation;
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Run a parsed command line; returns the process exit status.
+pub fn run(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Run(args) => run_scenarios(args),
+        Command::Validate { paths } => validate(paths),
+        Command::Hash { nar, path } => hash(nar, path),
+        Command::Diff { a, b, format } => diff(a, b, format),
+        Command::Sandbox { spec } => Ok(sandbox::inside::main(&spec)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("envtwin: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths
+    }
+}
+
+fn parse_vary(names: &[String]) -> Result<BTreeSet<Variation>, Error> {
+    let mut set = BTreeSet::new();
+    for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        match Variation::parse(n) {
+            Ok(v) => {
+                set.insert(v);
+            }
+            Err(hint) => {
+                let all: Vec<&str> = Variation::ALL.iter().map(|v| v.name()).collect();
+                let hint = hint
+                    .map(|h| format!("did you mean `{h}`? "))
+                    .unwrap_or_default();
+                return Err(Error::Usage(format!(
+                    "--vary: unknown variation `{n}`; {hint}known: {}",
+                    all.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(set)
+}
+
+fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
+    let vary = match (&args.vary, args.no_vary) {
+        (_, true) => Some(BTreeSet::new()),
+        (Some(v), false) => Some(parse_vary(v)?),
+        (None, false) => None,
+    };
+    let mut scenarios = scenario::load(&default_paths(args.paths)).map_err(Error::Invalid)?;
+    if let Some(f) = &args.filter {
+        scenarios.retain(|s| s.name.contains(f.as_str()));
+    }
+    sandbox::cleanup::install_handler();
+    let jobs = args
+        .jobs
+        .map(|j| j as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| Error::Harness(format!("cannot start {jobs} worker threads: {e}")))?;
+    let opts = twin::TwinOptions {
+        vary,
+        keep: args.keep,
+    };
+    let reports: Vec<ScenarioReport> = pool.install(|| {
+        scenarios
+            .par_iter()
+            .map(|s| one_scenario(s, &opts))
+            .collect()
+    });
+    let report = Report::new(reports);
+    let mut rendered = Vec::new();
+    match args.format {
+        Format::Human => report::human::render(&report, &mut rendered),
+        Format::Json => report::json::render(&report, &mut rendered),
+    }
+    .map_err(|e| Error::Harness(e.to_string()))?;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(&rendered);
+    let _ = stdout.flush();
+    if let Some(out) = &args.output {
+        std::fs::write(out, &rendered).map_err(|e| {
+            Error::Harness(format!("cannot write the report to {}: {e}", out.display()))
+        })?;
+    }
+    Ok(report.exit_code())
+}
+
+fn one_scenario(s: &scenario::Scenario, opts: &twin::TwinOptions) -> ScenarioReport {
+    let start = Instant::now();
+    let file = s.file.display().to_string();
+    let command = match provider::prepare(s) {
+        provider::Prepared::Ready(c) => c,
+        provider::Prepared::Skip(reason) => {
+            return ScenarioReport::without_builds(
+                &s.name,
+                &file,
+                s.provider.name(),
+                Verdict::Skipped,
+                reason,
+            );
+        }
+    };
+    match twin::build(s, &command, opts) {
+        Ok(t) => verdict::judge(s, &t, start.elapsed().as_millis() as u64),
+        Err(e) => {
+            let mut r = ScenarioReport::without_builds(
+                &s.name,
+                &file,
+                s.provider.name(),
+                Verdict::Error,
+                e,
+            );
+            r.duration_ms = start.elapsed().as_millis() as u64;
+            r
+        }
+    }
+}
+
+fn validate(paths: Vec<PathBuf>) -> Result<i32, Error> {
+    let scenarios = scenario::load(&default_paths(paths)).map_err(Error::Invalid)?;
+    for s in &scenarios {
+        println!("ok    {:<24} {}", s.name, s.file.display());
+    }
+    println!(
+        "{} scenario{} valid",
+        scenarios.len(),
+        if scenarios.len() == 1 { "" } else { "s" }
+    );
+    Ok(EXIT_OK)
+}
+
+fn hash(nar: bool, path: PathBuf) -> Result<i32, Error> {
+    if nar {
+        let stdout = std::io::stdout();
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+        tree::write_nar(&path, &mut w)?;
+        w.flush()
+            .map_err(|e| Error::Harness(format!("writing the NAR: {e}")))?;
+    } else {
+        println!("{}", tree::hash_path(&path)?.sri);
+    }
+    Ok(EXIT_OK)
+}
+
+fn diff(a: PathBuf, b: PathBuf, format: Format) -> Result<i32, Error> {
+    let differences = tree::diff_trees(&a, &b)?;
+    match format {
+        Format::Json => {
+            let v = serde_json::json!({ "a": a, "b": b, "identical": differences.is_empty(), "differences": differences });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Format::Human => {
+            for d in &differences {
+                let kind = serde_json::to_value(d.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default();
+                let path = if d.path.is_empty() {
+                    "."
+                } else {
+                    d.path.as_str()
+                };
+                println!("{path}: {kind}");
+                if let Some(x) = &d.a {
+                    println!("  A: {x}");
+                }
+                if let Some(x) = &d.b {
+                    println!("  B: {x}");
+                }
+            }
+            if differences.is_empty() {
+                println!("identical");
+            } else {
+                println!(
+                    "{} differing path{}",
+                    differences.len(),
+                    if differences.len() == 1 { "" } else { "s" }
+                );
+            }
+        }
+    }
+    Ok(if differences.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
+}
+
+#[allow(dead_code)]
+const _EXIT_CODES: [i32; 2] = [EXIT_INVALID, EXIT_HARNESS];

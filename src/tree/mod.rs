@@ -13,7 +13,9 @@ pub enum TreeError {
         source: std::io::Error,
     },
     /// A fifo, socket or device inside a tree: NAR cannot represent it.
-    #[error("{path}: is a {kind}; an environment tree may hold only regular files, directories and symlinks")]
+    #[error(
+        "{path}: is a {kind}; an environment tree may hold only regular files, directories and symlinks"
+    )]
     SpecialFile { path: PathBuf, kind: &'static str },
     /// I/O error while reading inside the tree (exit 3).
     #[error("{path}: {source}")]
@@ -65,3 +67,6 @@ pub struct Difference {
     pub a: Option<String>,
     pub b: Option<String>,
 }
+
+mod stub;
+pub use stub::*;

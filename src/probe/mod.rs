@@ -1,0 +1,185 @@
+//! Probes of a built environment (SPEC §6): PATH entries, `which`, `run`.
+//!
+//! They execute inside the build's own sandbox after the build (see
+//! `sandbox::inside`), so what they see is what the environment activates,
+//! not the host. Commands are run through a caller-supplied executor.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+
+/// What to probe after a build.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProbeRequest {
+    /// The activated PATH, in order.
+    pub path: Vec<String>,
+    /// Commands to look up with `command -v`.
+    pub which: Vec<String>,
+    /// `expect.run` commands, run by `/bin/sh -c`.
+    pub run: Vec<String>,
+    /// A resolved target under one of these prefixes is "inside" the environment.
+    pub inside: Vec<String>,
+    /// Wrap every probe command in this prefix argv (e.g. `nix-shell --pure --run`);
+    /// empty for a plain `/bin/sh -c`.
+    pub wrapper: Vec<String>,
+}
+
+/// Everything the probes saw in one build.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Probes {
+    pub path: Vec<PathEntry>,
+    pub which: BTreeMap<String, Option<WhichResult>>,
+    pub run: Vec<RunResult>,
+}
+
+/// One PATH entry and the executables it holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PathEntry {
+    pub dir: String,
+    pub exists: bool,
+    /// Names of executable non-directories, sorted.
+    pub executables: Vec<String>,
+}
+
+/// What `command -v NAME` found.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WhichResult {
+    /// What `command -v` printed.
+    pub path: String,
+    /// The fully resolved target (symlinks followed), if it is a file.
+    pub resolved: Option<String>,
+    /// Whether the resolved target lies inside the environment.
+    pub inside: bool,
+    /// SHA-256 (hex) of the resolved target.
+    pub sha256: Option<String>,
+}
+
+/// One `run` command's outcome.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunResult {
+    pub cmd: String,
+    /// `None` when killed by a signal.
+    pub exit_code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Output of one probe command.
+pub struct Captured {
+    pub exit_code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `/bin/sh -c SCRIPT ARGS...` with PATH set to the given value.
+pub type Exec<'a> = dyn FnMut(&str, &[&str], &str) -> Captured + 'a;
+
+/// Run every probe of `req`; `exec(script, args, path)` runs a shell command.
+pub fn run_probes(req: &ProbeRequest, exec: &mut Exec<'_>) -> Probes {
+    let path_var = req.path.join(":");
+    // Ask the environment's own shell: a wrapper such as nix-shell changes PATH.
+    let seen = exec("printf '%s' \"$PATH\"", &[], &path_var);
+    let path = if seen.exit_code == Some(0) {
+        seen.stdout.split(':').map(path_entry).collect()
+    } else {
+        req.path.iter().map(|d| path_entry(d)).collect()
+    };
+    let mut which = BTreeMap::new();
+    for name in &req.which {
+        let found = exec("command -v -- \"$1\"", &[name], &path_var);
+        let printed = found.stdout.trim_end_matches('\n').to_string();
+        let result = if found.exit_code == Some(0) && !printed.is_empty() {
+            Some(resolve(&printed, &req.inside))
+        } else {
+            None
+        };
+        which.insert(name.clone(), result);
+    }
+    let run = req
+        .run
+        .iter()
+        .map(|cmd| {
+            let c = exec(cmd, &[], &path_var);
+            RunResult {
+                cmd: cmd.clone(),
+                exit_code: c.exit_code,
+                stdout: c.stdout,
+                stderr: c.stderr,
+            }
+        })
+        .collect();
+    Probes { path, which, run }
+}
+
+fn path_entry(dir: &str) -> PathEntry {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return PathEntry {
+            dir: dir.to_string(),
+            exists: false,
+            executables: Vec::new(),
+        };
+    };
+    let mut executables: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            // Follow symlinks: a venv's `python3` is a link to the interpreter.
+            std::fs::metadata(e.path())
+                .map(|m| !m.is_dir() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    executables.sort();
+    PathEntry {
+        dir: dir.to_string(),
+        exists: true,
+        executables,
+    }
+}
+
+fn resolve(printed: &str, inside: &[String]) -> WhichResult {
+    // `command -v` prints a bare name for builtins and functions: nothing to resolve.
+    if !printed.starts_with('/') {
+        return WhichResult {
+            path: printed.to_string(),
+            resolved: None,
+            inside: false,
+            sha256: None,
+        };
+    }
+    let resolved = std::fs::canonicalize(printed).ok();
+    let inside = resolved.as_ref().is_some_and(|r| {
+        inside
+            .iter()
+            .any(|p| r.starts_with(p) || r.to_string_lossy() == p.as_str())
+    });
+    let sha256 = resolved.as_ref().and_then(|r| file_sha256(r).ok());
+    WhichResult {
+        path: printed.to_string(),
+        resolved: resolved.map(|r| r.to_string_lossy().into_owned()),
+        inside,
+        sha256,
+    }
+}
+
+/// SHA-256 (hex) of a file's contents.
+pub fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

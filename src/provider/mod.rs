@@ -1,0 +1,44 @@
+//! Providers: how a scenario's environment gets built (shell script, Nix).
+//!
+//! A provider turns a `Scenario` into the command the sandbox runs and the
+//! probes to make afterwards; it never judges the result.
+
+pub mod shell;
+
+use crate::sandbox::plan::BuildCommand;
+use crate::scenario::{Provider, Scenario};
+
+/// Ready to build, or skipped with a reason (e.g. the provider's tool is missing).
+pub enum Prepared {
+    Ready(BuildCommand),
+    Skip(String),
+}
+
+/// Prepare the build of `s` with its provider.
+pub fn prepare(s: &Scenario) -> Prepared {
+    match &s.provider {
+        Provider::Shell => Prepared::Ready(shell::command(s)),
+        Provider::Nix(_) => {
+            Prepared::Skip("the nix provider is not available in this envtwin version yet".into())
+        }
+    }
+}
+
+/// The probe request every provider shares: PATH, `which` and `run` from `expect`.
+pub fn probe_request(s: &Scenario, inside: Vec<String>) -> crate::probe::ProbeRequest {
+    let mut which: Vec<String> = s.expect.which.keys().cloned().collect();
+    which.extend(
+        s.expect
+            .missing
+            .iter()
+            .filter(|m| !s.expect.which.contains_key(*m))
+            .cloned(),
+    );
+    crate::probe::ProbeRequest {
+        path: s.path.clone(),
+        which,
+        run: s.expect.run.iter().map(|r| r.cmd.clone()).collect(),
+        inside,
+        wrapper: Vec::new(),
+    }
+}

@@ -1,0 +1,168 @@
+//! One serde `Report` model of a run (SPEC §7); `human` and `json` render it.
+//!
+//! Renderers are pure functions of the report into a writer, so tests can
+//! render into a String and snapshot it.
+
+pub mod human;
+pub mod json;
+
+use crate::probe::{PathEntry, RunResult, WhichResult};
+use crate::tree::Difference;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The report of one `envtwin run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Format version of this JSON.
+    pub version: u32,
+    pub scenarios: Vec<ScenarioReport>,
+    pub summary: Summary,
+}
+
+impl Report {
+    pub fn new(scenarios: Vec<ScenarioReport>) -> Report {
+        let count = |v: Verdict| scenarios.iter().filter(|s| s.verdict == v).count();
+        let summary = Summary {
+            total: scenarios.len(),
+            passed: count(Verdict::Pass),
+            failed: count(Verdict::Fail),
+            errors: count(Verdict::Error),
+            skipped: count(Verdict::Skipped),
+        };
+        Report {
+            version: 1,
+            scenarios,
+            summary,
+        }
+    }
+
+    /// The CI gate: 3 if the harness failed anywhere, else 1 if a check failed.
+    pub fn exit_code(&self) -> i32 {
+        if self.summary.errors > 0 {
+            crate::error::EXIT_HARNESS
+        } else if self.summary.failed > 0 {
+            crate::error::EXIT_FAILED
+        } else {
+            crate::error::EXIT_OK
+        }
+    }
+}
+
+/// Counts of verdicts.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub skipped: usize,
+}
+
+/// A scenario's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// The harness could not judge (sandbox unavailable, I/O error).
+    Error,
+    Skipped,
+}
+
+/// Everything known about one scenario after the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioReport {
+    pub name: String,
+    /// The scenario file as found.
+    pub file: String,
+    pub provider: String,
+    pub verdict: Verdict,
+    /// Why it was skipped or errored.
+    pub reason: Option<String>,
+    /// Whether the two builds' hashes are equal (`None` if not both built).
+    pub reproducible: Option<bool>,
+    pub builds: Option<Builds>,
+    /// Differing paths between build A and build B.
+    pub differences: Vec<Difference>,
+    pub checks: Vec<Check>,
+    /// Selected variations not available on this machine: name -> reason.
+    pub unavailable_variations: BTreeMap<String, String>,
+    /// Where `--keep` left the trees.
+    pub kept: Option<String>,
+    pub duration_ms: u64,
+}
+
+impl ScenarioReport {
+    /// A report for a scenario that was not built.
+    pub fn without_builds(
+        name: &str,
+        file: &str,
+        provider: &str,
+        verdict: Verdict,
+        reason: String,
+    ) -> Self {
+        ScenarioReport {
+            name: name.into(),
+            file: file.into(),
+            provider: provider.into(),
+            verdict,
+            reason: Some(reason),
+            reproducible: None,
+            builds: None,
+            differences: Vec::new(),
+            checks: Vec::new(),
+            unavailable_variations: BTreeMap::new(),
+            kept: None,
+            duration_ms: 0,
+        }
+    }
+}
+
+/// Build A (control) and build B (varied).
+#[derive(Debug, Clone, Serialize)]
+pub struct Builds {
+    pub a: BuildReport,
+    pub b: BuildReport,
+}
+
+/// One build as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    /// `ok`, `failed` or `timeout`.
+    pub status: crate::twin::BuildStatus,
+    pub exit_code: Option<i32>,
+    /// Why the build has no hash or was stopped, if so.
+    pub problem: Option<String>,
+    /// Environment hash (`sha256-...`).
+    pub hash: Option<String>,
+    /// Regular files and symlinks in `$out`.
+    pub files: u64,
+    /// Bytes of regular files in `$out`.
+    pub bytes: u64,
+    /// The activated PATH as the environment's shell saw it.
+    pub path: Vec<String>,
+    /// Each PATH entry with its executables.
+    pub path_entries: Vec<PathEntry>,
+    /// command -> what `command -v` found, or null.
+    pub which: BTreeMap<String, Option<WhichResult>>,
+    /// `expect.run` results.
+    pub run: Vec<RunResult>,
+    /// Variation name -> value used in this build.
+    pub variations: BTreeMap<String, String>,
+    /// Last lines of the build's output.
+    pub stderr_tail: String,
+    pub duration_ms: u64,
+}
+
+/// One judged expectation.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Check {
+    /// `build`, `reproducible`, `hash`, `which`, `missing`, `path` or `run`.
+    pub check: String,
+    /// What was checked (a command, a glob, a build).
+    pub subject: String,
+    pub passed: bool,
+    /// Expected vs seen, and in which build.
+    pub message: String,
+}

@@ -1,0 +1,335 @@
+//! The sandbox process (`envtwin __sandbox SPEC`): enter namespaces, become
+//! pid 1 of a new pid namespace, build, probe, report.
+//!
+//! This runs in a fresh single-threaded process, so fork/exec here is safe.
+//! When pid 1 exits, the kernel kills everything the build left running.
+
+use super::{SandboxResult, SandboxSpec, mounts};
+use crate::probe::{self, Captured};
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// Maximum bytes of a probe command's stdout/stderr kept.
+const CAPTURE_CAP: usize = 1 << 20;
+
+/// Entry point of the hidden `__sandbox` subcommand. Returns the exit status.
+pub fn main(spec_path: &Path) -> i32 {
+    let spec: SandboxSpec = match std::fs::read(spec_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("envtwin sandbox: cannot read {}: {e}", spec_path.display());
+            return 3;
+        }
+    };
+    let mut result_file = match File::create(spec.result_file()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("envtwin sandbox: {}: {e}", spec.result_file().display());
+            return 3;
+        }
+    };
+    let fail = |f: &mut File, msg: String| {
+        let r = SandboxResult {
+            setup_error: Some(msg),
+            ..Default::default()
+        };
+        let _ = f.write_all(&serde_json::to_vec(&r).unwrap_or_default());
+        3
+    };
+    if !nix::unistd::geteuid().is_root() {
+        return fail(
+            &mut result_file,
+            "envtwin's sandbox needs root (it creates mount, pid, net, uts and ipc namespaces); run it as root, e.g. in a CI container".into(),
+        );
+    }
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC;
+    if !spec.network {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    if let Err(e) = unshare(flags) {
+        return fail(&mut result_file, format!("unshare: {e}"));
+    }
+    // SAFETY: this process is single-threaded (a fresh exec of envtwin).
+    match unsafe { fork() } {
+        Err(e) => fail(&mut result_file, format!("fork: {e}")),
+        Ok(ForkResult::Child) => {
+            // If our parent dies (timeout kill, Ctrl-C), take the whole
+            // namespace down with us.
+            // SAFETY: plain prctl with constant arguments.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            let code = pid1(&spec, &mut result_file);
+            std::process::exit(code)
+        }
+        Ok(ForkResult::Parent { child }) => match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => code,
+            _ => 3,
+        },
+    }
+}
+
+fn pid1(spec: &SandboxSpec, result_file: &mut File) -> i32 {
+    let mut result = SandboxResult::default();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(spec.log_file());
+    let setup = log
+        .map_err(|e| format!("{}: {e}", spec.log_file().display()))
+        .and_then(|log| setup(spec).map(|_| log));
+    let log = match setup {
+        Ok(l) => l,
+        Err(e) => {
+            result.setup_error = Some(e);
+            let _ = result_file.write_all(&serde_json::to_vec(&result).unwrap_or_default());
+            return 3;
+        }
+    };
+    let status = spawn_wait(
+        spec,
+        &spec.build_argv,
+        &spec.env,
+        log.as_raw_fd(),
+        log.as_raw_fd(),
+    );
+    kill_the_rest();
+    match status {
+        Ok(WaitStatus::Exited(_, code)) => result.exit_code = Some(code),
+        Ok(WaitStatus::Signaled(_, sig, _)) => result.signal = Some(sig as i32),
+        Ok(_) => {}
+        Err(e) => result.setup_error = Some(format!("running the build: {e}")),
+    }
+    if result.exit_code == Some(0) {
+        if let Err(e) = mounts::seal_out(&spec.out) {
+            result.setup_error = Some(e);
+        } else {
+            let mut exec =
+                |script: &str, args: &[&str], path: &str| capture(spec, script, args, path);
+            result.probes = Some(probe::run_probes(&spec.probe, &mut exec));
+        }
+    }
+    let _ = result_file.write_all(&serde_json::to_vec(&result).unwrap_or_default());
+    0
+}
+
+fn setup(spec: &SandboxSpec) -> Result<(), String> {
+    mounts::setup_root(spec)?;
+    nix::unistd::sethostname(&spec.hostname).map_err(|e| format!("sethostname: {e}"))?;
+    let dn = CString::new(spec.domainname.as_str()).map_err(|e| e.to_string())?;
+    // SAFETY: valid pointer and length of a NUL-free string.
+    if unsafe { libc::setdomainname(dn.as_ptr(), spec.domainname.len()) } != 0 {
+        return Err(format!(
+            "setdomainname: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if !spec.network {
+        loopback_up()?;
+    }
+    Ok(())
+}
+
+/// Bring `lo` up in the new network namespace: loopback is not network.
+fn loopback_up() -> Result<(), String> {
+    // SAFETY: ioctl on a socket we own with a zeroed, correctly sized ifreq.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(format!("socket: {}", std::io::Error::last_os_error()));
+        }
+        let fd = OwnedFd::from_raw_fd(fd);
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo\0".iter().enumerate() {
+            ifr.ifr_name[i] = *b as libc::c_char;
+        }
+        if libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) < 0 {
+            return Err(format!(
+                "SIOCGIFFLAGS lo: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(fd.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) < 0 {
+            return Err(format!(
+                "SIOCSIFFLAGS lo: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// As pid 1: kill every other process of the namespace and reap them, so
+/// nothing a build started in the background outlives it or touches `$out`.
+fn kill_the_rest() {
+    let _ = nix::sys::signal::kill(Pid::from_raw(-1), nix::sys::signal::Signal::SIGKILL);
+    while waitpid(Pid::from_raw(-1), Some(WaitPidFlag::empty())).is_ok() {}
+}
+
+/// Fork and exec `argv` as the build user with the build's settings, wait
+/// for it while reaping any orphan (we are pid 1).
+fn spawn_wait(
+    spec: &SandboxSpec,
+    argv: &[String],
+    env: &[(String, String)],
+    stdout: RawFd,
+    stderr: RawFd,
+) -> nix::Result<WaitStatus> {
+    let c_argv: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
+        .collect();
+    let c_env: Vec<CString> = env
+        .iter()
+        .map(|(k, v)| CString::new(format!("{k}={v}")).unwrap_or_default())
+        .collect();
+    // SAFETY: pid 1 is single-threaded.
+    match unsafe { fork() }? {
+        ForkResult::Child => {
+            let err = child_exec(spec, &c_argv, &c_env, stdout, stderr);
+            let _ = writeln!(
+                std::io::stderr(),
+                "envtwin sandbox: cannot run {}: {err}",
+                argv.join(" ")
+            );
+            // SAFETY: leave the forked child without running destructors.
+            unsafe { libc::_exit(127) }
+        }
+        ForkResult::Parent { child } => loop {
+            match waitpid(Pid::from_raw(-1), None)? {
+                s if s.pid() == Some(child) => return Ok(s),
+                _ => continue,
+            }
+        },
+    }
+}
+
+fn child_exec(
+    spec: &SandboxSpec,
+    argv: &[CString],
+    env: &[CString],
+    stdout: RawFd,
+    stderr: RawFd,
+) -> String {
+    // SAFETY: plain syscalls on fds we own, in the freshly forked child.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+        if null >= 0 {
+            libc::dup2(null, 0);
+        }
+        libc::dup2(stdout, 1);
+        libc::dup2(stderr, 2);
+        if let Some(n) = spec.cpus {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            let mut cur: libc::cpu_set_t = std::mem::zeroed();
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut cur);
+            let mut taken = 0;
+            for cpu in 0..libc::CPU_SETSIZE as usize {
+                if taken < n && libc::CPU_ISSET(cpu, &cur) {
+                    libc::CPU_SET(cpu, &mut set);
+                    taken += 1;
+                }
+            }
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+        if spec.no_aslr {
+            libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
+        }
+        libc::umask(spec.umask as libc::mode_t);
+    }
+    if spec.uid != 0 || spec.gid != 0 {
+        if let Err(e) = nix::unistd::setgroups(&[]) {
+            return format!("setgroups: {e}");
+        }
+        if let Err(e) = nix::unistd::setgid(nix::unistd::Gid::from_raw(spec.gid)) {
+            return format!("setgid: {e}");
+        }
+        if let Err(e) = nix::unistd::setuid(nix::unistd::Uid::from_raw(spec.uid)) {
+            return format!("setuid: {e}");
+        }
+    }
+    if let Err(e) = nix::unistd::chdir(spec.build_dir.as_str()) {
+        return format!("chdir {}: {e}", spec.build_dir);
+    }
+    match argv.first() {
+        Some(prog) => match nix::unistd::execve(prog, argv, env) {
+            Err(e) => e.to_string(),
+        },
+        None => "empty command".into(),
+    }
+}
+
+/// Run a probe command by `/bin/sh -c`, with the build's environment but the
+/// given PATH, capturing stdout and stderr in memory files.
+fn capture(spec: &SandboxSpec, script: &str, args: &[&str], path: &str) -> Captured {
+    let mut argv: Vec<String> = spec.probe.wrapper.clone();
+    argv.extend([
+        "/bin/sh".to_string(),
+        "-c".into(),
+        script.into(),
+        "sh".into(),
+    ]);
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let env: Vec<(String, String)> = spec
+        .env
+        .iter()
+        .map(|(k, v)| {
+            if k == "PATH" {
+                (k.clone(), path.to_string())
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect();
+    let (mut out, mut err) = match (memfd("stdout"), memfd("stderr")) {
+        (Ok(o), Ok(e)) => (o, e),
+        (Err(e), _) | (_, Err(e)) => {
+            return Captured {
+                exit_code: None,
+                stdout: String::new(),
+                stderr: format!("envtwin: memfd: {e}"),
+            };
+        }
+    };
+    let status = spawn_wait(spec, &argv, &env, out.as_raw_fd(), err.as_raw_fd());
+    kill_the_rest();
+    let exit_code = match status {
+        Ok(WaitStatus::Exited(_, c)) => Some(c),
+        _ => None,
+    };
+    Captured {
+        exit_code,
+        stdout: read_capped(&mut out),
+        stderr: read_capped(&mut err),
+    }
+}
+
+fn memfd(name: &str) -> std::io::Result<File> {
+    let c = CString::new(name).unwrap_or_default();
+    // SAFETY: valid name; the fd is owned by the returned File. No CLOEXEC:
+    // it is dup2'ed onto the child's stdout/stderr anyway.
+    let fd = unsafe { libc::memfd_create(c.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh, owned descriptor.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+fn read_capped(f: &mut File) -> String {
+    let _ = f.rewind();
+    let mut buf = Vec::new();
+    let _ = f.take(CAPTURE_CAP as u64).read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}

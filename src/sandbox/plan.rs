@@ -1,0 +1,265 @@
+//! From a scenario and the chosen variations to the two sandbox specs.
+//!
+//! Build A is the control; build B takes every selected variation that is
+//! available here. The values each build used are recorded for the report.
+
+use super::variation::Variation;
+use super::{SRC_MOUNT, SandboxSpec};
+use crate::probe::ProbeRequest;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The base PATH a build sees (exec_path adds one empty directory in B).
+pub const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const EXTRA_PATH_DIR: &str = "/envtwin/empty-bin";
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// What a provider asks of the sandbox for one build.
+#[derive(Debug, Clone, Default)]
+pub struct BuildCommand {
+    pub argv: Vec<String>,
+    /// Extra variables for the build (after the fixed set).
+    pub env: Vec<(String, String)>,
+    /// Host dirs mounted writable inside (name of host subdir of work, target).
+    pub writable_mounts: Vec<(String, String)>,
+    pub probe: ProbeRequest,
+}
+
+/// The settings of one side; A takes the defaults, B the varied values.
+#[derive(Debug, Clone)]
+struct Settings {
+    hostname: String,
+    domainname: String,
+    umask: u32,
+    lang: String,
+    tz: String,
+    env_shuffled: bool,
+    home: String,
+    build_dir: String,
+    uid: u32,
+    gid: u32,
+    cpus: Option<usize>,
+    extra_path: bool,
+    faketime: bool,
+    no_aslr: bool,
+}
+
+impl Settings {
+    fn control() -> Settings {
+        Settings {
+            hostname: "envtwin-a".into(),
+            domainname: "a.envtwin.invalid".into(),
+            umask: 0o022,
+            lang: "C.UTF-8".into(),
+            tz: "UTC".into(),
+            env_shuffled: false,
+            home: "/homeless-shelter".into(),
+            build_dir: "/envtwin/build".into(),
+            uid: 0,
+            gid: 0,
+            cpus: Some(1),
+            extra_path: false,
+            faketime: false,
+            no_aslr: true,
+        }
+    }
+
+    fn vary(&mut self, v: Variation) {
+        match v {
+            Variation::Hostname => {
+                self.hostname = "envtwin-b-variant".into();
+                self.domainname = "b-variant.envtwin.invalid".into();
+            }
+            Variation::Umask => self.umask = 0o002,
+            Variation::Locale => self.lang = "fr_CH.UTF-8".into(),
+            Variation::Timezone => self.tz = "GMT-14".into(),
+            Variation::EnvOrder => self.env_shuffled = true,
+            Variation::Home => self.home = "/nonexistent/envtwin-home-b".into(),
+            Variation::BuildPath => self.build_dir = "/envtwin/build-b-variant-path".into(),
+            Variation::User => {
+                self.uid = 1000;
+                self.gid = 1000;
+            }
+            Variation::NumCpus => self.cpus = None,
+            Variation::ExecPath => self.extra_path = true,
+            Variation::Time => self.faketime = true,
+            Variation::Fileordering => {}
+            Variation::Aslr => self.no_aslr = false,
+        }
+    }
+
+    fn value(&self, v: Variation) -> String {
+        match v {
+            Variation::Hostname => format!("{} ({})", self.hostname, self.domainname),
+            Variation::Umask => format!("{:04o}", self.umask),
+            Variation::Locale => self.lang.clone(),
+            Variation::Timezone => self.tz.clone(),
+            Variation::EnvOrder => {
+                if self.env_shuffled {
+                    "reversed, plus ENVTWIN_EXTRA".into()
+                } else {
+                    "sorted".into()
+                }
+            }
+            Variation::Home => self.home.clone(),
+            Variation::BuildPath => self.build_dir.clone(),
+            Variation::User => format!("{}:{}", self.uid, self.gid),
+            Variation::NumCpus => match self.cpus {
+                Some(n) => n.to_string(),
+                None => format!("{} (all)", available_cpus()),
+            },
+            Variation::ExecPath => self.path(),
+            Variation::Time => {
+                if self.faketime {
+                    "+400 days (libfaketime)".into()
+                } else {
+                    "real clock".into()
+                }
+            }
+            Variation::Fileordering => "readdir order".into(),
+            Variation::Aslr => if self.no_aslr { "off" } else { "on" }.into(),
+        }
+    }
+
+    fn path(&self) -> String {
+        if self.extra_path {
+            format!("{BASE_PATH}:{EXTRA_PATH_DIR}")
+        } else {
+            BASE_PATH.to_string()
+        }
+    }
+}
+
+fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Why a variation cannot be applied on this machine, if it cannot.
+pub fn unavailable_reason(v: Variation) -> Option<String> {
+    match v {
+        Variation::NumCpus if available_cpus() < 2 => {
+            Some("this machine has one CPU, so 1 and all are the same".into())
+        }
+        Variation::Time if !Path::new(LIBFAKETIME).exists() => Some(format!(
+            "libfaketime is not installed ({LIBFAKETIME}); install it with `apt-get install -y faketime`"
+        )),
+        Variation::Fileordering => {
+            Some("not supported by this envtwin yet (needs disorderfs inside the sandbox)".into())
+        }
+        _ => None,
+    }
+}
+
+/// Both builds' specs, with what each variation was set to.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub a: SandboxSpec,
+    pub b: SandboxSpec,
+    /// Variation name -> value, per build.
+    pub values_a: BTreeMap<String, String>,
+    pub values_b: BTreeMap<String, String>,
+    /// Selected but not available here: name -> reason.
+    pub unavailable: BTreeMap<String, String>,
+}
+
+/// Common inputs of both builds.
+pub struct PlanInput<'a> {
+    pub out: &'a str,
+    pub src: &'a Path,
+    pub network: bool,
+    pub source_date_epoch: i64,
+    pub command: &'a BuildCommand,
+}
+
+/// Plan build A (control) and build B (with `vary` applied where available).
+pub fn plan(
+    input: &PlanInput<'_>,
+    vary: &BTreeSet<Variation>,
+    work_a: PathBuf,
+    work_b: PathBuf,
+) -> Plan {
+    let a = Settings::control();
+    let mut b = Settings::control();
+    let mut unavailable = BTreeMap::new();
+    let mut applied = Vec::new();
+    for &v in vary {
+        match unavailable_reason(v) {
+            Some(reason) => {
+                unavailable.insert(v.name().to_string(), reason);
+            }
+            None => {
+                b.vary(v);
+                applied.push(v);
+            }
+        }
+    }
+    let values = |s: &Settings| -> BTreeMap<String, String> {
+        applied
+            .iter()
+            .map(|v| (v.name().to_string(), s.value(*v)))
+            .collect()
+    };
+    Plan {
+        values_a: values(&a),
+        values_b: values(&b),
+        a: spec(input, &a, work_a),
+        b: spec(input, &b, work_b),
+        unavailable,
+    }
+}
+
+fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
+    let mut env: Vec<(String, String)> = vec![
+        ("HOME".into(), s.home.clone()),
+        ("LANG".into(), s.lang.clone()),
+        ("PATH".into(), s.path()),
+        (
+            "SOURCE_DATE_EPOCH".into(),
+            input.source_date_epoch.to_string(),
+        ),
+        ("TMPDIR".into(), "/tmp".into()),
+        ("TZ".into(), s.tz.clone()),
+        ("out".into(), input.out.to_string()),
+        ("src".into(), SRC_MOUNT.to_string()),
+    ];
+    env.extend(input.command.env.iter().cloned());
+    if s.faketime {
+        env.push(("LD_PRELOAD".into(), LIBFAKETIME.into()));
+        env.push(("FAKETIME".into(), "+400d".into()));
+        // Keep timeouts and sleeps working: only the wall clock moves.
+        env.push(("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()));
+    }
+    if s.env_shuffled {
+        env.reverse();
+        env.push(("ENVTWIN_EXTRA".into(), "env_order variation".into()));
+    }
+    let writable_mounts = input
+        .command
+        .writable_mounts
+        .iter()
+        .map(|(sub, target)| (work.join(sub), target.clone()))
+        .collect();
+    let mut empty_dirs = vec![];
+    if s.extra_path {
+        empty_dirs.push(EXTRA_PATH_DIR.to_string());
+    }
+    SandboxSpec {
+        work,
+        out: input.out.to_string(),
+        build_dir: s.build_dir.clone(),
+        src: input.src.to_path_buf(),
+        writable_mounts,
+        empty_dirs,
+        hostname: s.hostname.clone(),
+        domainname: s.domainname.clone(),
+        uid: s.uid,
+        gid: s.gid,
+        umask: s.umask,
+        cpus: s.cpus,
+        no_aslr: s.no_aslr,
+        env,
+        network: input.network,
+        build_argv: input.command.argv.clone(),
+        probe: input.command.probe.clone(),
+    }
+}

@@ -1,0 +1,178 @@
+//! Twin builds: build A and build B of one scenario at the same time, each in
+//! its own sandbox, then hash both `$out` trees and list their differences.
+
+use crate::probe::Probes;
+use crate::sandbox::{self, cleanup, plan, variation::Variation};
+use crate::scenario::Scenario;
+use crate::tree::{self, Difference, TreeHash};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How a build ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildStatus {
+    Ok,
+    Failed,
+    Timeout,
+}
+
+/// One build's outcome, as later stages need it.
+#[derive(Debug, Clone)]
+pub struct BuildOutcome {
+    pub status: BuildStatus,
+    pub exit_code: Option<i32>,
+    /// Why the tree has no hash (e.g. a fifo in `$out`), or the signal.
+    pub problem: Option<String>,
+    pub hash: Option<TreeHash>,
+    pub probes: Option<Probes>,
+    pub variations: BTreeMap<String, String>,
+    pub stderr_tail: String,
+    pub duration: Duration,
+    /// Host path of this build's `$out` storage (gone unless kept).
+    pub tree: PathBuf,
+}
+
+/// Both builds of a scenario and how their trees differ.
+#[derive(Debug, Clone)]
+pub struct TwinOutcome {
+    pub a: BuildOutcome,
+    pub b: BuildOutcome,
+    pub differences: Vec<Difference>,
+    /// Variations selected but not available here: name -> reason.
+    pub unavailable: BTreeMap<String, String>,
+    /// Where the trees were kept (`--keep`).
+    pub kept: Option<PathBuf>,
+}
+
+/// Options of `run` that shape the twin builds.
+#[derive(Debug, Clone, Default)]
+pub struct TwinOptions {
+    /// Variations forced from the command line (overrides the scenario).
+    pub vary: Option<BTreeSet<Variation>>,
+    pub keep: bool,
+}
+
+/// Which variations build B gets for this scenario.
+pub fn selected_variations(s: &Scenario, opts: &TwinOptions) -> BTreeSet<Variation> {
+    match (&opts.vary, &s.vary) {
+        (Some(v), _) => v.clone(),
+        (None, Some(v)) => v.iter().copied().collect(),
+        (None, None) => Variation::ALL.iter().copied().collect(),
+    }
+}
+
+/// Build the scenario twice in parallel and compare. `Err` is a harness error.
+pub fn build(
+    s: &Scenario,
+    command: &plan::BuildCommand,
+    opts: &TwinOptions,
+) -> Result<TwinOutcome, String> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("envtwin-{}-", s.name))
+        .tempdir()
+        .map_err(|e| format!("cannot create a temp dir: {e}"))?;
+    cleanup::register_tree(dir.path().to_path_buf());
+    let result = build_in(s, command, opts, dir.path().to_path_buf());
+    cleanup::unregister_tree(dir.path());
+    let mut outcome = result?;
+    if opts.keep {
+        outcome.kept = Some(dir.keep());
+    }
+    Ok(outcome)
+}
+
+fn build_in(
+    s: &Scenario,
+    command: &plan::BuildCommand,
+    opts: &TwinOptions,
+    dir: PathBuf,
+) -> Result<TwinOutcome, String> {
+    let input = plan::PlanInput {
+        out: &s.out,
+        src: &s.dir,
+        network: s.network,
+        source_date_epoch: s.source_date_epoch,
+        command,
+    };
+    let p = plan::plan(
+        &input,
+        &selected_variations(s, opts),
+        dir.join("a"),
+        dir.join("b"),
+    );
+    let timeout = s.timeout;
+    let (a, b) = std::thread::scope(|scope| {
+        let ha = scope.spawn(|| one(&p.a, &p.values_a, timeout));
+        let hb = scope.spawn(|| one(&p.b, &p.values_b, timeout));
+        (join(ha), join(hb))
+    });
+    let (a, b) = (a?, b?);
+    let differences = match (&a.hash, &b.hash) {
+        (Some(ha), Some(hb)) if ha.sri != hb.sri => {
+            let (ma, mb) = rayon::join(|| tree::manifest(&a.tree), || tree::manifest(&b.tree));
+            tree::diff_manifests(
+                &ma.map_err(|e| e.to_string())?,
+                &mb.map_err(|e| e.to_string())?,
+            )
+        }
+        _ => Vec::new(),
+    };
+    Ok(TwinOutcome {
+        a,
+        b,
+        differences,
+        unavailable: p.unavailable,
+        kept: None,
+    })
+}
+
+fn join(
+    h: std::thread::ScopedJoinHandle<'_, Result<BuildOutcome, String>>,
+) -> Result<BuildOutcome, String> {
+    h.join()
+        .unwrap_or_else(|_| Err("a build thread panicked".into()))
+}
+
+fn one(
+    spec: &sandbox::SandboxSpec,
+    values: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> Result<BuildOutcome, String> {
+    std::fs::create_dir_all(&spec.work).map_err(|e| format!("{}: {e}", spec.work.display()))?;
+    for (host, _) in &spec.writable_mounts {
+        std::fs::create_dir_all(host).map_err(|e| format!("{}: {e}", host.display()))?;
+    }
+    let o = sandbox::run(spec, timeout)?;
+    let tree = spec.out_storage();
+    let mut outcome = BuildOutcome {
+        status: BuildStatus::Failed,
+        exit_code: o.result.exit_code,
+        problem: o.result.signal.map(|s| format!("killed by signal {s}")),
+        hash: None,
+        probes: o.result.probes,
+        variations: values.clone(),
+        stderr_tail: o.log_tail,
+        duration: o.duration,
+        tree,
+    };
+    if o.timed_out {
+        outcome.status = BuildStatus::Timeout;
+        outcome.problem = Some(format!(
+            "timed out after {} s; every process of the build was killed",
+            timeout.as_secs()
+        ));
+        return Ok(outcome);
+    }
+    if outcome.exit_code == Some(0) {
+        match tree::hash_path(&outcome.tree) {
+            Ok(h) => {
+                outcome.hash = Some(h);
+                outcome.status = BuildStatus::Ok;
+            }
+            Err(e) => outcome.problem = Some(e.to_string()),
+        }
+    }
+    Ok(outcome)
+}

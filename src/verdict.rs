@@ -1,0 +1,388 @@
+//! Expectations + two builds -> checks -> verdict (SPEC §6).
+//!
+//! Pure: it reads the twin outcome and the scenario, never the disk.
+
+use crate::probe::{Probes, WhichResult};
+use crate::report::{BuildReport, Builds, Check, ScenarioReport, Verdict};
+use crate::scenario::Scenario;
+use crate::twin::{BuildOutcome, BuildStatus, TwinOutcome};
+
+/// Judge a scenario's twin builds.
+pub fn judge(s: &Scenario, t: &TwinOutcome, duration_ms: u64) -> ScenarioReport {
+    let mut checks = Vec::new();
+    for (side, b) in [("A", &t.a), ("B", &t.b)] {
+        checks.push(build_check(side, b));
+    }
+    let built = t.a.status == BuildStatus::Ok && t.b.status == BuildStatus::Ok;
+    let mut reproducible = None;
+    if built {
+        let (ha, hb) = (hash_of(&t.a), hash_of(&t.b));
+        let same = ha == hb;
+        reproducible = Some(same);
+        checks.push(reproducible_check(s, t, same, ha, hb));
+        if let Some(want) = &s.expect.hash {
+            for (side, h) in [("A", ha), ("B", hb)] {
+                checks.push(Check {
+                    check: "hash".into(),
+                    subject: format!("build {side}"),
+                    passed: h == want,
+                    message: if h == want {
+                        format!("build {side} has the expected hash {want}")
+                    } else {
+                        format!("expected hash {want}, build {side} has {h}")
+                    },
+                });
+            }
+        }
+        if let (Some(pa), Some(pb)) = (&t.a.probes, &t.b.probes) {
+            probe_checks(s, pa, pb, &mut checks);
+        }
+    }
+    let passed = checks.iter().all(|c| c.passed);
+    ScenarioReport {
+        name: s.name.clone(),
+        file: s.file.display().to_string(),
+        provider: s.provider.name().into(),
+        verdict: if passed { Verdict::Pass } else { Verdict::Fail },
+        reason: None,
+        reproducible,
+        builds: Some(Builds {
+            a: build_report(&t.a),
+            b: build_report(&t.b),
+        }),
+        differences: t.differences.clone(),
+        checks,
+        unavailable_variations: t.unavailable.clone(),
+        kept: t.kept.as_ref().map(|p| p.display().to_string()),
+        duration_ms,
+    }
+}
+
+fn hash_of(b: &BuildOutcome) -> &str {
+    b.hash.as_ref().map_or("", |h| h.sri.as_str())
+}
+
+fn build_check(side: &str, b: &BuildOutcome) -> Check {
+    let secs = b.duration.as_secs_f64();
+    let tail = if b.stderr_tail.trim().is_empty() {
+        String::new()
+    } else {
+        let last: Vec<&str> = b.stderr_tail.lines().rev().take(5).collect();
+        let last: Vec<&str> = last.into_iter().rev().collect();
+        format!("; last lines of output:\n{}", indent(&last.join("\n")))
+    };
+    let (passed, message) = match b.status {
+        BuildStatus::Ok => (true, format!("build {side} succeeded in {secs:.1} s")),
+        BuildStatus::Timeout => (
+            false,
+            format!(
+                "build {side} {}{tail}",
+                b.problem.as_deref().unwrap_or("timed out")
+            ),
+        ),
+        BuildStatus::Failed => {
+            let how = match (b.exit_code, &b.problem) {
+                (Some(0), Some(p)) => format!("built, but its $out cannot be hashed: {p}"),
+                (Some(c), _) => format!("exited {c}"),
+                (None, Some(p)) => p.clone(),
+                (None, None) => "failed".into(),
+            };
+            (
+                false,
+                format!(
+                    "build {side} {how} after {secs:.1} s{tail}; rerun with --keep to inspect the tree"
+                ),
+            )
+        }
+    };
+    Check {
+        check: "build".into(),
+        subject: format!("build {side}"),
+        passed,
+        message,
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn reproducible_check(s: &Scenario, t: &TwinOutcome, same: bool, ha: &str, hb: &str) -> Check {
+    let summary = || {
+        let first: Vec<String> = t
+            .differences
+            .iter()
+            .take(3)
+            .map(|d| {
+                format!(
+                    "{} ({})",
+                    if d.path.is_empty() { "." } else { &d.path },
+                    kind_name(d)
+                )
+            })
+            .collect();
+        format!(
+            "{} differing path{}: {}{}",
+            t.differences.len(),
+            if t.differences.len() == 1 { "" } else { "s" },
+            first.join(", "),
+            if t.differences.len() > 3 { ", ..." } else { "" }
+        )
+    };
+    let (passed, message) = match (s.expect.reproducible, same) {
+        (true, true) => (true, format!("builds A and B are identical ({ha})")),
+        (true, false) => (
+            false,
+            format!(
+                "expected identical builds, but A is {ha} and B is {hb}; {}",
+                summary()
+            ),
+        ),
+        (false, false) => (
+            true,
+            format!(
+                "builds differ, as expected (reproducible: false); {}",
+                summary()
+            ),
+        ),
+        (false, true) => (
+            false,
+            format!("expected the builds to differ (reproducible: false), but both are {ha}"),
+        ),
+    };
+    Check {
+        check: "reproducible".into(),
+        subject: "A vs B".into(),
+        passed,
+        message,
+    }
+}
+
+fn kind_name(d: &crate::tree::Difference) -> String {
+    serde_json::to_value(d.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn glob_match(pattern: &str, text: &str) -> bool {
+    match glob::Pattern::new(pattern) {
+        Ok(p) => p.matches(text),
+        Err(_) => pattern == text,
+    }
+}
+
+fn show(w: Option<&Option<WhichResult>>) -> String {
+    match w {
+        Some(Some(r)) => match &r.resolved {
+            Some(res) if res != &r.path => format!("{} (-> {res})", r.path),
+            _ => r.path.clone(),
+        },
+        _ => "nothing".into(),
+    }
+}
+
+fn probe_checks(s: &Scenario, pa: &Probes, pb: &Probes, checks: &mut Vec<Check>) {
+    let sides = [("A", pa), ("B", pb)];
+    for (cmd, pattern) in &s.expect.which {
+        let mut problems = Vec::new();
+        for (side, p) in sides {
+            let found = p.which.get(cmd);
+            match found {
+                Some(Some(r)) if glob_match(pattern, &r.path) => {}
+                _ => problems.push(format!("build {side} found {}", show(found))),
+            }
+        }
+        let (wa, wb) = (pa.which.get(cmd), pb.which.get(cmd));
+        let same = wa.cloned().flatten().map(|r| (r.path, r.resolved))
+            == wb.cloned().flatten().map(|r| (r.path, r.resolved));
+        if !same {
+            problems.push(format!("A found {} but B found {}", show(wa), show(wb)));
+        }
+        checks.push(Check {
+            check: "which".into(),
+            subject: cmd.clone(),
+            passed: problems.is_empty(),
+            message: if problems.is_empty() {
+                format!("`{cmd}` resolves to {} in both builds", show(wa))
+            } else {
+                format!(
+                    "`which {cmd}`: expected a match for {pattern}; {}",
+                    problems.join("; ")
+                )
+            },
+        });
+    }
+    for cmd in &s.expect.missing {
+        let found: Vec<String> = sides
+            .iter()
+            .filter_map(|(side, p)| match p.which.get(cmd) {
+                Some(Some(r)) => Some(format!("build {side} found {}", r.path)),
+                _ => None,
+            })
+            .collect();
+        checks.push(Check {
+            check: "missing".into(),
+            subject: cmd.clone(),
+            passed: found.is_empty(),
+            message: if found.is_empty() {
+                format!("`{cmd}` is not on the activated PATH, as expected")
+            } else {
+                format!(
+                    "expected `{cmd}` not to be found on the activated PATH, but {}",
+                    found.join(" and ")
+                )
+            },
+        });
+    }
+    for (side, p) in sides {
+        let dirs: Vec<&str> = p.path.iter().map(|e| e.dir.as_str()).collect();
+        for pattern in &s.expect.path_contains {
+            let ok = dirs.iter().any(|d| glob_match(pattern, d));
+            checks.push(Check {
+                check: "path".into(),
+                subject: format!("contains {pattern}"),
+                passed: ok,
+                message: if ok {
+                    format!("build {side}: PATH has an entry matching {pattern}")
+                } else {
+                    format!(
+                        "expected a PATH entry matching {pattern}; build {side} has PATH={}",
+                        dirs.join(":")
+                    )
+                },
+            });
+        }
+        for pattern in &s.expect.path_excludes {
+            let bad: Vec<&str> = dirs
+                .iter()
+                .copied()
+                .filter(|d| glob_match(pattern, d))
+                .collect();
+            checks.push(Check {
+                check: "path".into(),
+                subject: format!("excludes {pattern}"),
+                passed: bad.is_empty(),
+                message: if bad.is_empty() {
+                    format!("build {side}: no PATH entry matches {pattern}")
+                } else {
+                    format!(
+                        "expected no PATH entry matching {pattern}; build {side} has {}",
+                        bad.join(", ")
+                    )
+                },
+            });
+        }
+    }
+    let a_path: Vec<&str> = pa.path.iter().map(|e| e.dir.as_str()).collect();
+    let b_path: Vec<&str> = pb.path.iter().map(|e| e.dir.as_str()).collect();
+    if a_path != b_path {
+        checks.push(Check {
+            check: "path".into(),
+            subject: "A vs B".into(),
+            passed: false,
+            message: format!(
+                "PATH differs: build A has {}, build B has {}",
+                a_path.join(":"),
+                b_path.join(":")
+            ),
+        });
+    }
+    for (i, want) in s.expect.run.iter().enumerate() {
+        let mut problems = Vec::new();
+        let results: Vec<_> = sides
+            .iter()
+            .map(|(side, p)| (*side, p.run.get(i)))
+            .collect();
+        for (side, r) in &results {
+            let Some(r) = r else {
+                problems.push(format!("build {side} did not run it"));
+                continue;
+            };
+            if r.exit_code != Some(want.exit) {
+                let seen = r
+                    .exit_code
+                    .map_or("a signal".to_string(), |c| c.to_string());
+                let err = r.stderr.trim();
+                let err = if err.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (stderr: {})", clip(err, 200))
+                };
+                problems.push(format!(
+                    "expected exit {}, build {side} exited {seen}{err}",
+                    want.exit
+                ));
+            }
+            if let Some(out) = &want.stdout {
+                if &r.stdout != out {
+                    problems.push(format!(
+                        "expected stdout {:?}, build {side} printed {:?}",
+                        out,
+                        clip(&r.stdout, 200)
+                    ));
+                }
+            }
+            if let Some(part) = &want.stdout_contains {
+                if !r.stdout.contains(part.as_str()) {
+                    problems.push(format!(
+                        "expected stdout containing {:?}, build {side} printed {:?}",
+                        part,
+                        clip(&r.stdout, 200)
+                    ));
+                }
+            }
+        }
+        if let [(_, Some(ra)), (_, Some(rb))] = results.as_slice() {
+            if (ra.exit_code, &ra.stdout) != (rb.exit_code, &rb.stdout) {
+                problems.push(format!(
+                    "builds disagree: A exited {:?} printing {:?}, B exited {:?} printing {:?}",
+                    ra.exit_code,
+                    clip(&ra.stdout, 100),
+                    rb.exit_code,
+                    clip(&rb.stdout, 100)
+                ));
+            }
+        }
+        checks.push(Check {
+            check: "run".into(),
+            subject: want.cmd.clone(),
+            passed: problems.is_empty(),
+            message: if problems.is_empty() {
+                format!("`{}` behaved as expected in both builds", want.cmd)
+            } else {
+                format!("`{}`: {}", want.cmd, problems.join("; "))
+            },
+        });
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+fn build_report(b: &BuildOutcome) -> BuildReport {
+    let probes = b.probes.clone().unwrap_or_default();
+    BuildReport {
+        status: b.status,
+        exit_code: b.exit_code,
+        problem: b.problem.clone(),
+        hash: b.hash.as_ref().map(|h| h.sri.clone()),
+        files: b.hash.as_ref().map_or(0, |h| h.files),
+        bytes: b.hash.as_ref().map_or(0, |h| h.bytes),
+        path: probes.path.iter().map(|e| e.dir.clone()).collect(),
+        path_entries: probes.path,
+        which: probes.which,
+        run: probes.run,
+        variations: b.variations.clone(),
+        stderr_tail: b.stderr_tail.clone(),
+        duration_ms: b.duration.as_millis() as u64,
+    }
+}
