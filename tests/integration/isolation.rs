@@ -1,0 +1,108 @@
+//! The sandbox keeps builds away from the host (SPEC §3).
+
+use crate::support::{Project, require_tool, scenario};
+use std::net::TcpListener;
+
+#[test]
+fn host_root_is_read_only_and_src_too_but_out_tmp_and_cwd_are_writable() {
+    let p = Project::new();
+    let canary = p.path().join("canary");
+    std::fs::write(&canary, "untouched").expect("canary");
+    p.file(
+        "w.yaml",
+        &format!(
+            r#"name: writes
+build: |
+  mkdir -p "$out"
+  try() {{ if ( : > "$1" ) 2>/dev/null; then echo "$1 writable"; else echo "$1 blocked"; fi; }}
+  {{ try /etc/envtwin-test; try /usr/envtwin-test; try {canary}; try "$src/new"; try /tmp/x; try ./x; try /dev/shm/x; }} > "$out/report"
+expect:
+  run:
+    - cmd: cat "$out/report"
+      stdout: "/etc/envtwin-test blocked\n/usr/envtwin-test blocked\n{canary} blocked\n/envtwin/src/new blocked\n/tmp/x writable\n./x writable\n/dev/shm/x writable\n"
+"#,
+            canary = canary.display()
+        ),
+    );
+    let (code, report) = p.run_json(&["w.yaml"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(std::fs::read_to_string(&canary).expect("canary"), "untouched");
+    assert!(!std::path::Path::new("/etc/envtwin-test").exists());
+    assert!(!p.path().join("new").exists());
+    assert!(p.leftovers().is_empty(), "temp trees left: {:?}", p.leftovers());
+}
+
+#[test]
+fn tmp_and_out_start_empty_and_src_holds_the_scenario_dir() {
+    let p = Project::new();
+    p.file("data/input.txt", "from src\n");
+    p.file(
+        "s.yaml",
+        r#"name: empty-start
+build: |
+  test -z "$(ls -A /tmp)"
+  test -z "$(ls -A "$out")"
+  test -z "$(ls -A .)"
+  mkdir -p "$out" && cp "$src/data/input.txt" "$out/"
+expect:
+  run:
+    - cmd: cat "$out/input.txt"
+      stdout: "from src\n"
+"#,
+    );
+    let (code, report) = p.run_json(&["s.yaml"]);
+    assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn environment_is_cleared_to_the_documented_set() {
+    let p = Project::new();
+    p.file(
+        "s.yaml",
+        "name: env\nbuild: |\n  mkdir -p \"$out\"\n  env | cut -d= -f1 | sort | tr '\\n' ' ' > \"$out/names\"\nexpect:\n  run:\n    - cmd: cat \"$out/names\"\n      stdout: \"HOME LANG PATH PWD SOURCE_DATE_EPOCH TMPDIR TZ out src \"\n",
+    );
+    let out = p.cmd(&["run", "--format", "json", "--no-vary", "s.yaml"]).env("SECRET_TOKEN", "x").output().expect("run");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+}
+
+#[test]
+fn network_is_unreachable_including_the_hosts_loopback() {
+    if !require_tool("python3") {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    let p = Project::new();
+    p.file(
+        "s.yaml",
+        &format!(
+            r#"name: offline
+build: |
+  mkdir -p "$out"
+  python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(2); print("connected" if s.connect_ex(("127.0.0.1", {port})) == 0 else "refused")' > "$out/loopback"
+  python3 -c 'import socket; s=socket.socket(); s.settimeout(2); print("reached" if s.connect_ex(("1.1.1.1", 53)) == 0 else "unreachable")' > "$out/internet"
+expect:
+  run:
+    - cmd: cat "$out/loopback" "$out/internet"
+      stdout: "refused\nunreachable\n"
+"#
+        ),
+    );
+    let (code, report) = p.run_json(&["s.yaml"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(listener.accept().is_err(), "the build reached the host's listener");
+}
+
+#[test]
+fn a_fifo_in_out_is_a_clear_failure_not_a_hang() {
+    let p = Project::new();
+    p.file("s.yaml", "name: fifo\nbuild: |\n  mkdir -p \"$out\"\n  mkfifo \"$out/pipe\"\n");
+    let (code, report) = p.run_json(&["s.yaml"]);
+    assert_eq!(code, 1);
+    let s = scenario(&report, "fifo");
+    assert_eq!(s["verdict"], "fail");
+    let msg = s["checks"][0]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("pipe") && msg.contains("fifo"), "{msg}");
+}

@@ -1,0 +1,183 @@
+//! Builds run in parallel; timeouts and interrupts leave nothing behind.
+
+use crate::support::{Project, processes_with, require_tool, scenario};
+use std::time::Duration;
+
+/// A build that waits at an abstract unix socket (scoped to the network
+/// namespace, hence `network: true`) until its twin arrives: it can only
+/// pass if both builds are running at the same time. No clock involved.
+fn rendezvous(name: &str, key: &str) -> String {
+    format!(
+        r#"name: {name}
+network: true
+vary: [hostname]
+build: |
+  mkdir -p "$out"
+  python3 - <<'PY' > "$out/met"
+  import socket, time
+  addr = "\0envtwin-test-{key}"
+  s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+  try:
+      s.bind(addr); s.listen(1); s.settimeout(30)
+      c, _ = s.accept(); c.sendall(b"x"); print("met")
+  except OSError:
+      for _ in range(300):
+          try:
+              c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); c.connect(addr); c.recv(1); print("met"); break
+          except OSError:
+              time.sleep(0.1)
+  PY
+expect:
+  run:
+    - cmd: cat "$out/met"
+      stdout: "met\n"
+"#
+    )
+}
+
+#[test]
+fn build_a_and_build_b_run_at_the_same_time() {
+    if !require_tool("python3") {
+        return;
+    }
+    let p = Project::new();
+    let key = format!("twin-{}", std::process::id());
+    p.file("s.yaml", &rendezvous("twins", &key));
+    let (code, report) = p.run_json(&["-j", "1", "s.yaml"]);
+    assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn scenarios_run_side_by_side_up_to_jobs() {
+    if !require_tool("python3") {
+        return;
+    }
+    // Two scenarios whose builds all meet pairwise only if in flight together:
+    // each scenario's twins meet each other, so we check -j 2 gives 2 scenarios
+    // at once by a shared third rendezvous on scenario start.
+    let p = Project::new();
+    let key = format!("jobs-{}", std::process::id());
+    for n in ["one", "two"] {
+        p.file(
+            &format!("{n}.yaml"),
+            &format!(
+                r#"name: {n}
+network: true
+vary: [hostname]
+build: |
+  mkdir -p "$out"
+  python3 - <<'PY' > "$out/count"
+  import socket, time
+  # Four builds (two scenarios x twins) each grab one of 4 slots; all must
+  # hold a slot at the same moment for every build to see 4.
+  held = []
+  for i in range(4):
+      s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+      try:
+          s.bind("\0envtwin-test-{key}-%d" % i); held.append(s); break
+      except OSError:
+          pass
+  for _ in range(300):
+      n = 0
+      for i in range(4):
+          t = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+          try:
+              t.bind("\0envtwin-test-{key}-%d" % i); t.close()
+          except OSError:
+              n += 1
+      if n == 4:
+          break
+      time.sleep(0.1)
+  time.sleep(1)
+  print(n)
+  PY
+expect:
+  run:
+    - cmd: cat "$out/count"
+      stdout: "4\n"
+"#
+            ),
+        );
+    }
+    let (code, report) = p.run_json(&["-j", "2", "."]);
+    assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn a_timeout_kills_every_process_of_the_build_and_removes_its_trees() {
+    let p = Project::new();
+    let marker = format!("999{}.5", std::process::id());
+    p.file(
+        "s.yaml",
+        &format!("name: slow\ntimeout: 1\nbuild: |\n  sleep {marker} &\n  sleep {marker}\n"),
+    );
+    let (code, report) = p.run_json(&["s.yaml"]);
+    assert_eq!(code, 1);
+    let s = scenario(&report, "slow");
+    assert_eq!(s["builds"]["a"]["status"], "timeout");
+    assert_eq!(s["builds"]["b"]["status"], "timeout");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(processes_with(&marker).is_empty(), "build processes survived the timeout");
+    assert!(p.leftovers().is_empty(), "temp trees left: {:?}", p.leftovers());
+}
+
+#[test]
+fn ctrl_c_stops_the_sandboxes_and_removes_the_trees() {
+    let p = Project::new();
+    let marker = format!("888{}.5", std::process::id());
+    p.file("s.yaml", &format!("name: long\nbuild: |\n  sleep {marker}\n"));
+    let bin = assert_cmd::cargo::cargo_bin("envtwin");
+    let mut child = std::process::Command::new(bin)
+        .args(["run", "s.yaml"])
+        .current_dir(p.path())
+        .env("TMPDIR", p.tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut started = false;
+    for _ in 0..200 {
+        if processes_with(&marker).len() >= 2 {
+            started = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(started, "both builds should be running");
+    nix_kill(child.id(), libc_sigint());
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(processes_with(&marker).is_empty(), "build processes survived Ctrl-C");
+    assert!(p.leftovers().is_empty(), "temp trees left: {:?}", p.leftovers());
+}
+
+fn libc_sigint() -> i32 {
+    2
+}
+
+fn nix_kill(pid: u32, sig: i32) {
+    let ok = std::process::Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok);
+}
+
+#[test]
+fn keep_leaves_both_trees_and_says_where() {
+    let p = Project::new();
+    p.file("s.yaml", "name: kept\nbuild: |\n  mkdir -p \"$out\"\n  hostname > \"$out/h\"\n");
+    let (code, report) = p.run_json(&["--keep", "s.yaml"]);
+    assert_eq!(code, 1);
+    let kept = scenario(&report, "kept")["kept"].as_str().expect("kept path").to_string();
+    let a = std::path::Path::new(&kept).join("a/out/h");
+    let b = std::path::Path::new(&kept).join("b/out/h");
+    assert_eq!(std::fs::read_to_string(a).expect("a"), "envtwin-a\n");
+    assert_eq!(std::fs::read_to_string(b).expect("b"), "envtwin-b-variant\n");
+    let diff = p.cmd(&["diff", &format!("{kept}/a/out"), &format!("{kept}/b/out")]).output().expect("diff");
+    assert_eq!(diff.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&diff.stdout).contains("h: content"));
+    std::fs::remove_dir_all(&kept).expect("cleanup");
+}

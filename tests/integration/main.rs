@@ -1,0 +1,10 @@
+//! Integration tests: the real `envtwin` binary on real scenario files in
+//! temp dirs, with real namespaces. One test binary, one module per area.
+
+mod bad_input;
+mod checks;
+mod isolation;
+mod lifecycle;
+mod support;
+mod tools;
+mod variations;

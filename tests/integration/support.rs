@@ -1,0 +1,105 @@
+//! Test builder that owns its temp dir (after just's `tests/test.rs`).
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+/// A temp project: scenario files under `dir`, and a private TMPDIR for
+/// envtwin so tests can check nothing is left behind.
+pub struct Project {
+    pub dir: TempDir,
+    pub tmp: TempDir,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        Project {
+            dir: tempfile::tempdir().expect("tempdir"),
+            tmp: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write `rel` with `text`, creating parents.
+    pub fn file(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    /// `envtwin ARGS` with cwd = the project and TMPDIR = the private tmp.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("envtwin").expect("binary");
+        c.current_dir(self.dir.path()).env("TMPDIR", self.tmp.path()).args(args);
+        c
+    }
+
+    /// `envtwin run --format json ARGS`: exit code and the parsed report.
+    pub fn run_json(&self, args: &[&str]) -> (i32, serde_json::Value) {
+        let mut all = vec!["run", "--format", "json"];
+        all.extend_from_slice(args);
+        let out = self.cmd(&all).output().expect("run");
+        let code = out.status.code().unwrap_or(-1);
+        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no JSON report ({e}); exit {code}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (code, json)
+    }
+
+    /// Entries left in envtwin's TMPDIR.
+    pub fn leftovers(&self) -> Vec<String> {
+        std::fs::read_dir(self.tmp.path())
+            .expect("read tmp")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+/// The one scenario of a report, by name.
+pub fn scenario<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["scenarios"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("no scenario {name} in {report:#}"))
+}
+
+/// Whether `tool` is on PATH. Under CI=true a missing tool fails the test
+/// instead of skipping it, so CI never silently tests less.
+pub fn require_tool(tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{tool} is required in CI but not installed (see .ci/run)");
+        }
+        eprintln!("skipping: {tool} not installed");
+    }
+    found
+}
+
+/// Processes whose command line contains `marker`.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(marker) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
