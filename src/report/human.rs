@@ -34,6 +34,15 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
     for s in &report.scenarios {
         details(s, w)?;
     }
+    // Unavailability is a property of this machine, not of a scenario: say it once.
+    let unavailable: std::collections::BTreeMap<&String, &String> =
+        report.scenarios.iter().flat_map(|s| s.unavailable_variations.iter()).collect();
+    if !unavailable.is_empty() {
+        writeln!(w)?;
+        for (name, reason) in unavailable {
+            writeln!(w, "note: variation {name} was not applied: {reason}")?;
+        }
+    }
     let sum = &report.summary;
     writeln!(w)?;
     if sum.errors > 0 {
@@ -103,9 +112,6 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
                 writeln!(w, "  build B varied: {}", varied.join(", "))?;
             }
         }
-    }
-    for (name, reason) in &s.unavailable_variations {
-        writeln!(w, "  variation {name} unavailable: {reason}")?;
     }
     if let Some(k) = &s.kept {
         writeln!(
