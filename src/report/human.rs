@@ -71,7 +71,6 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
     let failed: Vec<_> = s.checks.iter().filter(|c| !c.passed).collect();
     let show = !failed.is_empty()
         || !s.differences.is_empty()
-        || !s.unavailable_variations.is_empty()
         || s.kept.is_some();
     if !show {
         return Ok(());
