@@ -35,6 +35,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Diff { a, b, format } => diff(a, b, format),
         Command::Sandbox { spec } => Ok(sandbox::inside::main(&spec)),
     };
+    sandbox::cleanup::park_if_interrupted();
     match result {
         Ok(code) => code,
         Err(e) => {

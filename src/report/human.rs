@@ -35,8 +35,11 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
         details(s, w)?;
     }
     // Unavailability is a property of this machine, not of a scenario: say it once.
-    let unavailable: std::collections::BTreeMap<&String, &String> =
-        report.scenarios.iter().flat_map(|s| s.unavailable_variations.iter()).collect();
+    let unavailable: std::collections::BTreeMap<&String, &String> = report
+        .scenarios
+        .iter()
+        .flat_map(|s| s.unavailable_variations.iter())
+        .collect();
     if !unavailable.is_empty() {
         writeln!(w)?;
         for (name, reason) in unavailable {
@@ -69,9 +72,7 @@ fn hash_a(s: &ScenarioReport) -> String {
 
 fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
     let failed: Vec<_> = s.checks.iter().filter(|c| !c.passed).collect();
-    let show = !failed.is_empty()
-        || !s.differences.is_empty()
-        || s.kept.is_some();
+    let show = !failed.is_empty() || !s.differences.is_empty() || s.kept.is_some();
     if !show {
         return Ok(());
     }

@@ -7,7 +7,9 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static PIDS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
 static TREES: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
@@ -39,6 +41,7 @@ pub fn unregister_tree(path: &std::path::Path) {
 /// Install the Ctrl-C / SIGTERM handler (once per process).
 pub fn install_handler() {
     let _ = ctrlc::set_handler(|| {
+        INTERRUPTED.store(true, Ordering::SeqCst);
         let pids: Vec<u32> = PIDS
             .lock()
             .map(|p| p.iter().copied().collect())
@@ -62,4 +65,12 @@ pub fn install_handler() {
         eprintln!("envtwin: interrupted; sandboxes stopped and temp trees removed");
         std::process::exit(130);
     });
+}
+
+/// After an interrupt, the handler owns the exit: a worker that sees its
+/// sandbox die must not race it to report a harness error.
+pub fn park_if_interrupted() {
+    while INTERRUPTED.load(Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

@@ -149,6 +149,7 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
         std::thread::sleep(Duration::from_millis(5));
     };
     cleanup::unregister_pid(pid);
+    cleanup::park_if_interrupted();
     let duration = start.elapsed();
     let log_tail = tail(&spec.log_file(), 20);
     if timed_out {

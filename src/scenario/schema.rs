@@ -86,7 +86,12 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<Diagnostic>> {
         out.push(Scenario {
             name: r.name,
             description: None,
-            dir: std::fs::canonicalize(f.parent().unwrap()).unwrap(),
+            dir: std::fs::canonicalize(
+                f.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new(".")),
+            )
+            .unwrap(),
             file: f,
             provider: Provider::Shell,
             build: r.build,

@@ -18,7 +18,7 @@ build: |
   {{ try /etc/envtwin-test; try /usr/envtwin-test; try {canary}; try "$src/new"; try /tmp/x; try ./x; try /dev/shm/x; }} > "$out/report"
 expect:
   run:
-    - cmd: cat "$out/report"
+    - cmd: /bin/cat "$out/report"
       stdout: "/etc/envtwin-test blocked\n/usr/envtwin-test blocked\n{canary} blocked\n/envtwin/src/new blocked\n/tmp/x writable\n./x writable\n/dev/shm/x writable\n"
 "#,
             canary = canary.display()
@@ -26,10 +26,17 @@ expect:
     );
     let (code, report) = p.run_json(&["w.yaml"]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(std::fs::read_to_string(&canary).expect("canary"), "untouched");
+    assert_eq!(
+        std::fs::read_to_string(&canary).expect("canary"),
+        "untouched"
+    );
     assert!(!std::path::Path::new("/etc/envtwin-test").exists());
     assert!(!p.path().join("new").exists());
-    assert!(p.leftovers().is_empty(), "temp trees left: {:?}", p.leftovers());
+    assert!(
+        p.leftovers().is_empty(),
+        "temp trees left: {:?}",
+        p.leftovers()
+    );
 }
 
 #[test]
@@ -46,7 +53,7 @@ build: |
   mkdir -p "$out" && cp "$src/data/input.txt" "$out/"
 expect:
   run:
-    - cmd: cat "$out/input.txt"
+    - cmd: /bin/cat "$out/input.txt"
       stdout: "from src\n"
 "#,
     );
@@ -59,9 +66,13 @@ fn environment_is_cleared_to_the_documented_set() {
     let p = Project::new();
     p.file(
         "s.yaml",
-        "name: env\nbuild: |\n  mkdir -p \"$out\"\n  env | cut -d= -f1 | sort | tr '\\n' ' ' > \"$out/names\"\nexpect:\n  run:\n    - cmd: cat \"$out/names\"\n      stdout: \"HOME LANG PATH PWD SOURCE_DATE_EPOCH TMPDIR TZ out src \"\n",
+        "name: env\nbuild: |\n  mkdir -p \"$out\"\n  env | cut -d= -f1 | sort | tr '\\n' ' ' > \"$out/names\"\nexpect:\n  run:\n    - cmd: /bin/cat \"$out/names\"\n      stdout: \"HOME LANG PATH PWD SOURCE_DATE_EPOCH TMPDIR TZ out src \"\n",
     );
-    let out = p.cmd(&["run", "--format", "json", "--no-vary", "s.yaml"]).env("SECRET_TOKEN", "x").output().expect("run");
+    let out = p
+        .cmd(&["run", "--format", "json", "--no-vary", "s.yaml"])
+        .env("SECRET_TOKEN", "x")
+        .output()
+        .expect("run");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(out.status.code(), Some(0), "{report:#}");
 }
@@ -85,20 +96,26 @@ build: |
   python3 -c 'import socket; s=socket.socket(); s.settimeout(2); print("reached" if s.connect_ex(("1.1.1.1", 53)) == 0 else "unreachable")' > "$out/internet"
 expect:
   run:
-    - cmd: cat "$out/loopback" "$out/internet"
+    - cmd: /bin/cat "$out/loopback" "$out/internet"
       stdout: "refused\nunreachable\n"
 "#
         ),
     );
     let (code, report) = p.run_json(&["s.yaml"]);
     assert_eq!(code, 0, "{report:#}");
-    assert!(listener.accept().is_err(), "the build reached the host's listener");
+    assert!(
+        listener.accept().is_err(),
+        "the build reached the host's listener"
+    );
 }
 
 #[test]
 fn a_fifo_in_out_is_a_clear_failure_not_a_hang() {
     let p = Project::new();
-    p.file("s.yaml", "name: fifo\nbuild: |\n  mkdir -p \"$out\"\n  mkfifo \"$out/pipe\"\n");
+    p.file(
+        "s.yaml",
+        "name: fifo\nbuild: |\n  mkdir -p \"$out\"\n  mkfifo \"$out/pipe\"\n",
+    );
     let (code, report) = p.run_json(&["s.yaml"]);
     assert_eq!(code, 1);
     let s = scenario(&report, "fifo");

@@ -29,7 +29,7 @@ build: |
   PY
 expect:
   run:
-    - cmd: cat "$out/met"
+    - cmd: /bin/cat "$out/met"
       stdout: "met\n"
 "#
     )
@@ -93,7 +93,7 @@ build: |
   PY
 expect:
   run:
-    - cmd: cat "$out/count"
+    - cmd: /bin/cat "$out/count"
       stdout: "4\n"
 "#
             ),
@@ -117,15 +117,25 @@ fn a_timeout_kills_every_process_of_the_build_and_removes_its_trees() {
     assert_eq!(s["builds"]["a"]["status"], "timeout");
     assert_eq!(s["builds"]["b"]["status"], "timeout");
     std::thread::sleep(Duration::from_millis(200));
-    assert!(processes_with(&marker).is_empty(), "build processes survived the timeout");
-    assert!(p.leftovers().is_empty(), "temp trees left: {:?}", p.leftovers());
+    assert!(
+        processes_with(&marker).is_empty(),
+        "build processes survived the timeout"
+    );
+    assert!(
+        p.leftovers().is_empty(),
+        "temp trees left: {:?}",
+        p.leftovers()
+    );
 }
 
 #[test]
 fn ctrl_c_stops_the_sandboxes_and_removes_the_trees() {
     let p = Project::new();
     let marker = format!("888{}.5", std::process::id());
-    p.file("s.yaml", &format!("name: long\nbuild: |\n  sleep {marker}\n"));
+    p.file(
+        "s.yaml",
+        &format!("name: long\nbuild: |\n  sleep {marker}\n"),
+    );
     let bin = assert_cmd::cargo::cargo_bin("envtwin");
     let mut child = std::process::Command::new(bin)
         .args(["run", "s.yaml"])
@@ -148,8 +158,15 @@ fn ctrl_c_stops_the_sandboxes_and_removes_the_trees() {
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(130));
     std::thread::sleep(Duration::from_millis(200));
-    assert!(processes_with(&marker).is_empty(), "build processes survived Ctrl-C");
-    assert!(p.leftovers().is_empty(), "temp trees left: {:?}", p.leftovers());
+    assert!(
+        processes_with(&marker).is_empty(),
+        "build processes survived Ctrl-C"
+    );
+    assert!(
+        p.leftovers().is_empty(),
+        "temp trees left: {:?}",
+        p.leftovers()
+    );
 }
 
 fn libc_sigint() -> i32 {
@@ -168,15 +185,27 @@ fn nix_kill(pid: u32, sig: i32) {
 #[test]
 fn keep_leaves_both_trees_and_says_where() {
     let p = Project::new();
-    p.file("s.yaml", "name: kept\nbuild: |\n  mkdir -p \"$out\"\n  hostname > \"$out/h\"\n");
+    p.file(
+        "s.yaml",
+        "name: kept\nbuild: |\n  mkdir -p \"$out\"\n  hostname > \"$out/h\"\n",
+    );
     let (code, report) = p.run_json(&["--keep", "s.yaml"]);
     assert_eq!(code, 1);
-    let kept = scenario(&report, "kept")["kept"].as_str().expect("kept path").to_string();
+    let kept = scenario(&report, "kept")["kept"]
+        .as_str()
+        .expect("kept path")
+        .to_string();
     let a = std::path::Path::new(&kept).join("a/out/h");
     let b = std::path::Path::new(&kept).join("b/out/h");
     assert_eq!(std::fs::read_to_string(a).expect("a"), "envtwin-a\n");
-    assert_eq!(std::fs::read_to_string(b).expect("b"), "envtwin-b-variant\n");
-    let diff = p.cmd(&["diff", &format!("{kept}/a/out"), &format!("{kept}/b/out")]).output().expect("diff");
+    assert_eq!(
+        std::fs::read_to_string(b).expect("b"),
+        "envtwin-b-variant\n"
+    );
+    let diff = p
+        .cmd(&["diff", &format!("{kept}/a/out"), &format!("{kept}/b/out")])
+        .output()
+        .expect("diff");
     assert_eq!(diff.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&diff.stdout).contains("h: content"));
     std::fs::remove_dir_all(&kept).expect("cleanup");

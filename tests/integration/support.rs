@@ -36,7 +36,9 @@ impl Project {
     /// `envtwin ARGS` with cwd = the project and TMPDIR = the private tmp.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::cargo_bin("envtwin").expect("binary");
-        c.current_dir(self.dir.path()).env("TMPDIR", self.tmp.path()).args(args);
+        c.current_dir(self.dir.path())
+            .env("TMPDIR", self.tmp.path())
+            .args(args);
         c
     }
 
@@ -93,7 +95,9 @@ pub fn require_tool(tool: &str) -> bool {
 pub fn processes_with(marker: &str) -> Vec<u32> {
     let mut found = Vec::new();
     for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
             if cmd.contains(marker) {

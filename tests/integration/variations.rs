@@ -38,8 +38,16 @@ fn every_variation_is_caught_alone_and_only_by_itself() {
     let p = Project::new();
     for (var, cmd, other) in LEAKS {
         leaky(&p, var, cmd);
-        assert_eq!(verdict(&p, var, &[]), (1, "fail".into()), "{var}: default variations must catch `{cmd}`");
-        assert_eq!(verdict(&p, var, &["--no-vary"]), (0, "pass".into()), "{var}: --no-vary must pass");
+        assert_eq!(
+            verdict(&p, var, &[]),
+            (1, "fail".into()),
+            "{var}: default variations must catch `{cmd}`"
+        );
+        assert_eq!(
+            verdict(&p, var, &["--no-vary"]),
+            (0, "pass".into()),
+            "{var}: --no-vary must pass"
+        );
         assert_eq!(
             verdict(&p, var, &["--vary", var]),
             (1, "fail".into()),
@@ -61,8 +69,14 @@ fn report_records_each_variation_value_per_build() {
     let s = scenario(&report, "leak-umask");
     assert_eq!(s["builds"]["a"]["variations"]["umask"], "0022");
     assert_eq!(s["builds"]["b"]["variations"]["umask"], "0002");
-    assert_eq!(s["builds"]["a"]["variations"]["hostname"], "envtwin-a (a.envtwin.invalid)");
-    assert_ne!(s["builds"]["b"]["variations"]["hostname"], s["builds"]["a"]["variations"]["hostname"]);
+    assert_eq!(
+        s["builds"]["a"]["variations"]["hostname"],
+        "envtwin-a (a.envtwin.invalid)"
+    );
+    assert_ne!(
+        s["builds"]["b"]["variations"]["hostname"],
+        s["builds"]["a"]["variations"]["hostname"]
+    );
     // Only the selected variations are recorded.
     assert!(s["builds"]["b"]["variations"].get("locale").is_none());
     let diffs = s["differences"].as_array().expect("differences");
@@ -79,7 +93,13 @@ fn scenario_vary_list_is_honoured_and_cli_overrides_it() {
         "name: only-umask\nvary: [hostname]\nbuild: |\n  mkdir -p \"$out\"\n  umask > \"$out/u\"\n",
     );
     let (code, _) = p.run_json(&["s.yaml"]);
-    assert_eq!(code, 0, "the scenario varies only hostname, so umask does not leak");
+    assert_eq!(
+        code, 0,
+        "the scenario varies only hostname, so umask does not leak"
+    );
     let (code, _) = p.run_json(&["s.yaml", "--vary", "umask"]);
-    assert_eq!(code, 1, "--vary on the command line overrides the scenario's list");
+    assert_eq!(
+        code, 1,
+        "--vary on the command line overrides the scenario's list"
+    );
 }

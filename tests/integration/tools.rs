@@ -1,0 +1,90 @@
+//! `envtwin hash` / `envtwin diff` against real Nix and diff, and the
+//! shipped scenarios as the main job runs them.
+
+use crate::support::{Project, require_tool, scenario};
+
+fn nix_hash(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("nix")
+        .args([
+            "--extra-experimental-features",
+            "nix-command",
+            "hash",
+            "path",
+        ])
+        .arg(path)
+        .output()
+        .expect("nix");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn hash_and_nar_match_real_nix() {
+    if !require_tool("nix") || !require_tool("nix-store") {
+        return;
+    }
+    let p = Project::new();
+    p.file("t/bin/tool", "#!/bin/sh\n");
+    p.file("t/empty", "");
+    std::fs::create_dir_all(p.path().join("t/emptydir")).expect("mkdir");
+    std::os::unix::fs::symlink("nowhere", p.path().join("t/dangling")).expect("symlink");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        p.path().join("t/bin/tool"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    let t = p.path().join("t");
+    let ours = p.cmd(&["hash", "t"]).output().expect("hash");
+    assert_eq!(ours.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&ours.stdout).trim(), nix_hash(&t));
+    let nar = p.cmd(&["hash", "--nar", "t"]).output().expect("nar");
+    let dump = std::process::Command::new("nix-store")
+        .arg("--dump")
+        .arg(&t)
+        .output()
+        .expect("nix-store");
+    assert!(
+        nar.stdout == dump.stdout,
+        "NAR stream differs from nix-store --dump"
+    );
+}
+
+#[test]
+fn diff_exit_codes_and_output() {
+    let p = Project::new();
+    p.file("a/x", "1\n");
+    p.file("b/x", "1\n");
+    p.cmd(&["diff", "a", "b"]).assert().code(0);
+    p.file("b/x", "2\n");
+    let out = p.cmd(&["diff", "a", "b"]).output().expect("diff");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("x: content"));
+}
+
+#[test]
+fn the_shipped_scenarios_pass() {
+    if !require_tool("python3") {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let p = Project::new();
+    let out = p
+        .cmd(&["run", "--format", "json"])
+        .current_dir(root)
+        .arg(root.join("scenarios"))
+        .output()
+        .expect("run");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(scenario(&report, "python-todo")["verdict"], "pass");
+    assert_eq!(scenario(&report, "hello")["verdict"], "pass");
+    let st = scenario(&report, "stamped");
+    assert_eq!(st["verdict"], "pass");
+    assert_eq!(st["reproducible"], false);
+    assert!(p.leftovers().is_empty());
+}
