@@ -121,3 +121,102 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{BuildReport, Builds, Check, Report, ScenarioReport, Verdict};
+    use crate::tree::{DiffKind, Difference};
+    use crate::twin::BuildStatus;
+    use std::collections::BTreeMap;
+
+    fn build(hash: &str, host: &str) -> BuildReport {
+        BuildReport {
+            status: BuildStatus::Ok,
+            exit_code: Some(0),
+            problem: None,
+            hash: Some(hash.into()),
+            files: 2,
+            bytes: 40,
+            path: vec!["/envtwin/out/bin".into()],
+            path_entries: Vec::new(),
+            which: BTreeMap::new(),
+            run: Vec::new(),
+            variations: [("hostname".to_string(), host.to_string())].into(),
+            stderr_tail: String::new(),
+            duration_ms: 70,
+        }
+    }
+
+    fn sample() -> Report {
+        let pass = ScenarioReport {
+            name: "hello".into(),
+            file: "scenarios/hello/hello.yaml".into(),
+            provider: "shell".into(),
+            verdict: Verdict::Pass,
+            reason: None,
+            reproducible: Some(true),
+            builds: Some(Builds {
+                a: build("sha256-AAAA", "envtwin-a"),
+                b: build("sha256-AAAA", "envtwin-b"),
+            }),
+            differences: Vec::new(),
+            checks: Vec::new(),
+            unavailable_variations: BTreeMap::new(),
+            kept: None,
+            duration_ms: 71,
+        };
+        let mut fail = pass.clone();
+        fail.name = "stamped".into();
+        fail.file = "scenarios/stamped.yaml".into();
+        fail.verdict = Verdict::Fail;
+        fail.reproducible = Some(false);
+        fail.builds = Some(Builds {
+            a: build("sha256-AAAA", "envtwin-a"),
+            b: build("sha256-BBBB", "envtwin-b"),
+        });
+        fail.differences = vec![Difference {
+            path: "share/info".into(),
+            kind: DiffKind::Content,
+            a: Some("regular, 10 bytes".into()),
+            b: Some("regular, 18 bytes".into()),
+        }];
+        fail.checks = vec![Check {
+            check: "reproducible".into(),
+            subject: "A vs B".into(),
+            passed: false,
+            message: "expected identical builds, but A is sha256-AAAA and B is sha256-BBBB; 1 differing path: share/info (content)".into(),
+        }];
+        fail.unavailable_variations = [(
+            "fileordering".to_string(),
+            "disorderfs is not installed".to_string(),
+        )]
+        .into();
+        let skip = ScenarioReport::without_builds(
+            "nix-env",
+            "scenarios/nix.yaml",
+            "nix",
+            Verdict::Skipped,
+            "nix-build is not installed".into(),
+        );
+        Report::new(vec![pass, fail, skip])
+    }
+
+    #[test]
+    fn human_report_layout() {
+        let mut out = Vec::new();
+        render(&sample(), &mut out).expect("render");
+        insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+            insta::assert_snapshot!("human_report", String::from_utf8_lossy(&out));
+        });
+    }
+
+    #[test]
+    fn exit_code_follows_the_worst_verdict() {
+        let r = sample();
+        assert_eq!(r.summary.passed, 1);
+        assert_eq!(r.summary.failed, 1);
+        assert_eq!(r.summary.skipped, 1);
+        assert_eq!(r.exit_code(), crate::error::EXIT_FAILED);
+    }
+}
