@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// Keep both builds' trees and print where they are.
     #[arg(long)]
     pub keep: bool,
+    /// Fail, instead of skip, a scenario whose provider (e.g. nix-build) is
+    /// not installed. Implied when CI=true.
+    #[arg(long)]
+    pub require_providers: bool,
     /// Build B exactly like build A (no variations).
     #[arg(long, conflicts_with = "vary")]
     pub no_vary: bool,

@@ -52,6 +52,8 @@ pub struct TwinOptions {
     /// Variations forced from the command line (overrides the scenario).
     pub vary: Option<BTreeSet<Variation>>,
     pub keep: bool,
+    /// A scenario whose provider is not installed fails instead of skipping.
+    pub require_providers: bool,
 }
 
 /// Which variations build B gets for this scenario.

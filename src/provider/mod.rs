@@ -3,15 +3,18 @@
 //! A provider turns a `Scenario` into the command the sandbox runs and the
 //! probes to make afterwards; it never judges the result.
 
+pub mod nix;
 pub mod shell;
 
 use crate::sandbox::plan::BuildCommand;
 use crate::scenario::{Provider, Scenario};
 
-/// Ready to build, or skipped with a reason (e.g. the provider's tool is missing).
+/// Ready to build, skipped with a reason (e.g. the provider's tool is
+/// missing), or failed before building (a scenario the provider cannot take).
 pub enum Prepared {
     Ready(BuildCommand),
     Skip(String),
+    Fail(String),
 }
 
 /// Prepare the build of `s` with its provider.

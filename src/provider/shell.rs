@@ -7,8 +7,7 @@ use crate::scenario::Scenario;
 pub fn command(s: &Scenario) -> BuildCommand {
     BuildCommand {
         argv: vec!["/bin/sh".into(), "-eu".into(), "-c".into(), s.build.clone()],
-        env: Vec::new(),
-        writable_mounts: Vec::new(),
         probe: super::probe_request(s, vec![s.out.clone()]),
+        ..Default::default()
     }
 }

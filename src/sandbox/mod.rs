@@ -35,6 +35,12 @@ pub struct SandboxSpec {
     pub writable_mounts: Vec<(PathBuf, String)>,
     /// Empty directories that must exist inside (e.g. exec_path's extra entry).
     pub empty_dirs: Vec<String>,
+    /// Host files or directories mounted read-only at a path inside.
+    pub readonly_binds: Vec<(PathBuf, String)>,
+    /// Mount the `$out` storage at this path instead, and make `out` a
+    /// symlink to `<this>/result` (the nix provider's build mode, where
+    /// `$out` is the result link `nix-build -o` writes).
+    pub out_storage_at: Option<String>,
     pub hostname: String,
     pub domainname: String,
     pub uid: u32,
@@ -102,7 +108,12 @@ pub struct SandboxOutcome {
 /// `work` must exist; its `out` and `build` subdirectories are created here.
 pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, String> {
     let start = Instant::now();
-    for dir in [spec.out_storage(), spec.build_storage(), spec.root_mount()] {
+    let writable = spec.writable_mounts.iter().map(|(h, _)| h.clone());
+    let dirs: Vec<PathBuf> = [spec.out_storage(), spec.build_storage(), spec.root_mount()]
+        .into_iter()
+        .chain(writable)
+        .collect();
+    for dir in dirs {
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         // The build may run as another uid (the `user` variation): it must own
         // the trees it writes, as it would on a real machine.

@@ -54,13 +54,29 @@ pub fn setup_root(spec: &SandboxSpec) -> R<()> {
     mkdir(&tmp)?;
     tmpfs(&tmp, "mode=1777")?;
 
-    let mut targets: Vec<&str> = vec![&spec.out, &spec.build_dir, SRC_MOUNT];
+    let out_at = spec.out_storage_at.as_deref().unwrap_or(&spec.out);
+    let mut targets: Vec<&str> = vec![out_at, &spec.build_dir, SRC_MOUNT];
+    if spec.out_storage_at.is_some() {
+        if let Some(parent) = Path::new(&spec.out).parent().and_then(|p| p.to_str()) {
+            targets.push(parent);
+        }
+    }
     targets.extend(spec.empty_dirs.iter().map(String::as_str));
     targets.extend(spec.writable_mounts.iter().map(|(_, t)| t.as_str()));
     for t in &targets {
         ensure_dir(&root, t, &mut skeletons)?;
     }
-    bind(&spec.out_storage(), &inside(&root, &spec.out), false)?;
+    for (_, target) in &spec.readonly_binds {
+        if let Some(parent) = Path::new(target).parent().and_then(|p| p.to_str()) {
+            ensure_dir(&root, parent, &mut skeletons)?;
+        }
+    }
+    if let Some(at) = &spec.out_storage_at {
+        let link = inside(&root, &spec.out);
+        let target = format!("{at}/result");
+        ctx(std::os::unix::fs::symlink(&target, &link), || format!("symlink {}", spec.out))?;
+    }
+    bind(&spec.out_storage(), &inside(&root, out_at), false)?;
     bind(
         &spec.build_storage(),
         &inside(&root, &spec.build_dir),
@@ -69,6 +85,15 @@ pub fn setup_root(spec: &SandboxSpec) -> R<()> {
     bind(&spec.src, &inside(&root, SRC_MOUNT), true)?;
     for (host, target) in &spec.writable_mounts {
         bind(host, &inside(&root, target), false)?;
+    }
+    for (host, target) in &spec.readonly_binds {
+        let at = inside(&root, target);
+        if host.is_dir() {
+            mkdir(&at)?;
+        } else if std::fs::symlink_metadata(&at).is_err() {
+            ctx(std::fs::File::create(&at), || format!("creating {}", at.display()))?;
+        }
+        bind(host, &at, true)?;
     }
     // Seal the skeletons last: every mount point now exists.
     for s in skeletons.iter().rev() {

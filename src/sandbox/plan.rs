@@ -14,14 +14,32 @@ pub const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 const EXTRA_PATH_DIR: &str = "/envtwin/empty-bin";
 const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
+/// What the environment hash covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HashKind {
+    /// The `$out` tree.
+    #[default]
+    Tree,
+    /// The store paths listed in `$out` storage's `closure` file, each by
+    /// its NAR hash, found in the build's private store (`nix` subdir).
+    NixClosure,
+}
+
 /// What a provider asks of the sandbox for one build.
 #[derive(Debug, Clone, Default)]
 pub struct BuildCommand {
+    pub hash: HashKind,
+    /// Scratch for providers assembling `probe.wrapper`.
+    pub probe_wrapper: Vec<String>,
     pub argv: Vec<String>,
     /// Extra variables for the build (after the fixed set).
     pub env: Vec<(String, String)>,
     /// Host dirs mounted writable inside (name of host subdir of work, target).
     pub writable_mounts: Vec<(String, String)>,
+    /// Host files or dirs mounted read-only inside (host path, target).
+    pub readonly_binds: Vec<(PathBuf, String)>,
+    /// See `SandboxSpec::out_storage_at`.
+    pub out_storage_at: Option<String>,
     pub probe: ProbeRequest,
 }
 
@@ -250,6 +268,8 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
         src: input.src.to_path_buf(),
         writable_mounts,
         empty_dirs,
+        readonly_binds: input.command.readonly_binds.clone(),
+        out_storage_at: input.command.out_storage_at.clone(),
         hostname: s.hostname.clone(),
         domainname: s.domainname.clone(),
         uid: s.uid,

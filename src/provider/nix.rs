@@ -1,0 +1,115 @@
+//! The nix provider (SPEC §8): `nix-build` or `nix-shell --pure` on the
+//! scenario's expression, each build with its own empty store at `/nix`.
+//!
+//! Both builds realise everything from scratch at identical store paths; the
+//! environment hash covers every realised store path with its NAR hash.
+
+use super::Prepared;
+use crate::sandbox::SRC_MOUNT;
+use crate::sandbox::plan::{BuildCommand, HashKind};
+use crate::scenario::{NixMode, NixSpec, Scenario};
+use std::path::{Path, PathBuf};
+
+/// Where the `$out` storage is mounted in build mode; `nix-build -o` writes
+/// the result link here and `$out` points at it.
+const LINKS: &str = "/envtwin/links";
+/// The directory nix-shell's shell comes from: it holds nothing but bash, so
+/// the entry nix-shell prepends to PATH cannot leak host tools.
+const SHELL_DIR: &str = "/envtwin/shell";
+/// File (in the `$out` storage) listing the store paths to hash.
+pub const CLOSURE_FILE: &str = "closure";
+/// How to get Nix on a Debian machine.
+pub const INSTALL_HINT: &str = "install it with `apt-get install -y nix-bin busybox-static`";
+
+/// Nix settings for an offline, private, single-user store as root or not.
+const NIX_CONFIG: &str = "substituters =\nbuild-users-group =\nsandbox = false\nexperimental-features = nix-command\n";
+
+/// Find a host tool on the usual system PATH.
+fn find_tool(name: &str) -> Option<PathBuf> {
+    crate::sandbox::plan::BASE_PATH
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+/// Translate a host path under the scenario directory to its `$src` path.
+fn in_src(s: &Scenario, host: &Path) -> Result<String, String> {
+    let rel = host.strip_prefix(&s.dir).map_err(|_| {
+        format!(
+            "{} is outside the scenario directory {}; only that directory is visible in the sandbox (as $src)",
+            host.display(),
+            s.dir.display()
+        )
+    })?;
+    Ok(Path::new(SRC_MOUNT).join(rel).display().to_string())
+}
+
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Prepare a nix scenario, or skip it when Nix is not installed.
+pub fn prepare(s: &Scenario, nix: &NixSpec) -> Prepared {
+    let tools: Vec<Option<PathBuf>> = ["nix-build", "nix-shell", "nix-store"].iter().map(|t| find_tool(t)).collect();
+    let [Some(nix_build), Some(nix_shell), Some(nix_store)] = tools.as_slice() else {
+        return Prepared::Skip(format!("nix-build is not installed; {INSTALL_HINT}"));
+    };
+    match command(s, nix, nix_build, nix_shell, nix_store) {
+        Ok(c) => Prepared::Ready(c),
+        Err(e) => Prepared::Fail(e),
+    }
+}
+
+fn command(s: &Scenario, nix: &NixSpec, nix_build: &Path, nix_shell: &Path, nix_store: &Path) -> Result<BuildCommand, String> {
+    let file = in_src(s, &nix.file)?;
+    let mut nix_path = Vec::new();
+    for (name, host) in &nix.nix_path {
+        nix_path.push(format!("{name}={}", in_src(s, host)?));
+    }
+    let mut env = vec![
+        ("NIX_CONFIG".to_string(), NIX_CONFIG.to_string()),
+        ("NIX_PATH".to_string(), nix_path.join(":")),
+        // HOME does not exist; give Nix a cache it may write.
+        ("XDG_CACHE_HOME".to_string(), "/tmp/.cache".to_string()),
+    ];
+    let attr_args = nix.attr.as_ref().map(|a| format!(" -A {}", sh_quote(a))).unwrap_or_default();
+    let (nb, ns, nst) = (nix_build.display(), nix_shell.display(), nix_store.display());
+    let file_q = sh_quote(&file);
+    let mut cmd = BuildCommand {
+        env: Vec::new(),
+        writable_mounts: vec![("nix".into(), "/nix".into())],
+        hash: HashKind::NixClosure,
+        ..Default::default()
+    };
+    let mut inside = vec!["/nix/store".to_string()];
+    let script = match nix.mode {
+        NixMode::Build => {
+            cmd.out_storage_at = Some(LINKS.into());
+            inside.push(LINKS.into());
+            format!(
+                "{nb} {file_q}{attr_args} -o {LINKS}/result\n{nst} -qR {LINKS}/result > {LINKS}/{CLOSURE_FILE}\n"
+            )
+        }
+        NixMode::Shell => {
+            let bash = std::fs::canonicalize("/bin/bash").map_err(|e| format!("nix-shell needs bash: /bin/bash: {e}"))?;
+            cmd.readonly_binds = vec![(bash, format!("{SHELL_DIR}/bash"))];
+            env.push(("NIX_BUILD_SHELL".into(), format!("{SHELL_DIR}/bash")));
+            let mut wrapper = vec![ns.to_string(), "--pure".into(), file.clone()];
+            if let Some(a) = &nix.attr {
+                wrapper.extend(["-A".to_string(), a.clone()]);
+            }
+            wrapper.push("--run".into());
+            cmd.probe_wrapper = wrapper;
+            // nix-shell realises the shell's inputs; the environment is then
+            // everything this private store holds.
+            format!(
+                "{ns} --pure {file_q}{attr_args} --run true\nmkdir -p \"$out\"\nfor p in /nix/store/*; do echo \"$p\"; done > \"$out/{CLOSURE_FILE}\"\n"
+            )
+        }
+    };
+    cmd.argv = vec!["/bin/sh".into(), "-eu".into(), "-c".into(), script];
+    cmd.env = env;
+    cmd.probe = super::probe_request(s, inside);
+    cmd.probe.wrapper = std::mem::take(&mut cmd.probe_wrapper);
+    Ok(cmd)
+}
