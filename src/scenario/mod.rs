@@ -16,5 +16,6 @@ use std::path::PathBuf;
 /// and check names are unique across files. Returns every problem found,
 /// not only the first.
 pub fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<Diagnostic>> {
-    schema::load_all(paths)
+    let _ = paths;
+    Err(Vec::new())
 }
