@@ -150,9 +150,29 @@ pub(crate) enum Problem {
     Invalid { path: Vec<Seg>, message: String },
 }
 
+impl Problem {
+    /// Where in the document the problem is; empty for whole-file problems.
+    pub(crate) fn path(&self) -> &[Seg] {
+        match self {
+            Problem::UnknownKey { path, .. } | Problem::Invalid { path, .. } => path,
+            _ => &[],
+        }
+    }
+}
+
+/// A file that parsed as YAML: its raw scenario, plus every unknown key and
+/// wrongly typed value found. Those keys are left out of `raw`, so the
+/// remaining fields can still be validated in the same run.
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub raw: RawScenario,
+    pub problems: Vec<Problem>,
+}
+
 /// Parse a scenario file's text into its raw shape, reporting every unknown
-/// key and wrongly typed value, not only the first.
-pub(crate) fn parse(text: &str) -> Result<RawScenario, Vec<Problem>> {
+/// key and wrongly typed value, not only the first. `Err` when nothing
+/// usable is left (not YAML, not a mapping).
+pub(crate) fn parse(text: &str) -> Result<Parsed, Vec<Problem>> {
     let value = build_value(text).map_err(|p| vec![p])?;
     match &value {
         Value::Mapping(_) => {}
@@ -163,13 +183,46 @@ pub(crate) fn parse(text: &str) -> Result<RawScenario, Vec<Problem>> {
             }]);
         }
     }
-    match RawScenario::deserialize(value.clone()) {
-        Ok(raw) => Ok(raw),
-        Err(err) => {
-            let mut problems = Vec::new();
-            narrow(&[], &value, &err, &mut problems);
-            Err(problems)
+    let err = match RawScenario::deserialize(value.clone()) {
+        Ok(raw) => {
+            return Ok(Parsed {
+                raw,
+                problems: Vec::new(),
+            });
         }
+        Err(err) => err,
+    };
+    let mut problems = Vec::new();
+    narrow(&[], &value, &err, &mut problems);
+    let mut pruned = value;
+    for problem in &problems {
+        prune(&mut pruned, problem.path());
+    }
+    match RawScenario::deserialize(pruned) {
+        Ok(raw) => Ok(Parsed { raw, problems }),
+        Err(_) => Err(problems),
+    }
+}
+
+/// Remove the innermost key on `path` (the whole list for a bad list item),
+/// so the rest of the document deserializes.
+fn prune(doc: &mut Value, path: &[Seg]) {
+    let Some(last) = path.iter().rposition(|s| matches!(s, Seg::Key(_))) else {
+        return;
+    };
+    let mut node = doc;
+    for seg in &path[..last] {
+        let next = match seg {
+            Seg::Key(k) => node.get_mut(k.as_str()),
+            Seg::Index(i) => node.get_mut(*i),
+        };
+        match next {
+            Some(n) => node = n,
+            None => return,
+        }
+    }
+    if let (Some(map), Seg::Key(k)) = (node.as_mapping_mut(), &path[last]) {
+        map.remove(k.as_str());
     }
 }
 
@@ -232,11 +285,37 @@ fn build_value(text: &str) -> Result<Value, Problem> {
             if own.is_none() && text_msg.starts_with("EOF while parsing") {
                 return Err(Problem::Empty);
             }
-            let message = own.unwrap_or_else(|| strip_positions(&text_msg));
             let at = err.location().map(|loc| (loc.line(), loc.column()));
+            let message = own.unwrap_or_else(|| syntax_message(text, at, &text_msg));
             Err(Problem::Syntax { at, message })
         }
     }
+}
+
+/// A parser error in our words, with what to do about it.
+fn syntax_message(text: &str, at: Option<(usize, usize)>, raw: &str) -> String {
+    if raw.contains("more than one document") {
+        return "the file holds more than one YAML document (`---`); \
+                put one scenario per file"
+            .to_owned();
+    }
+    if raw.contains("recursion limit exceeded") {
+        return "values are nested too deeply (over 128 levels)".to_owned();
+    }
+    if raw.contains("repetition limit exceeded") {
+        return "aliases expand too many times (an alias bomb?); \
+                a scenario file should be small and plain"
+            .to_owned();
+    }
+    let tab_indented = at
+        .and_then(|(line, _)| text.lines().nth(line.saturating_sub(1)))
+        .is_some_and(|l| l.trim_start_matches(' ').starts_with('\t'));
+    let hint = if tab_indented {
+        "YAML does not allow tabs for indentation, use spaces"
+    } else {
+        "check the indentation and quoting here"
+    };
+    format!("YAML syntax error: {}; {hint}", strip_positions(raw))
 }
 
 /// Remove serde_yaml's " at line N column M" / " at position N" (we print
@@ -805,7 +884,13 @@ mod tests {
     #[test]
     fn every_unknown_key_and_bad_type_is_reported() {
         let text = "name: x\nbiuld: y\ntimeout: ten\nexpect:\n  run:\n    - cmd: a\n      stdot: b\n  which: {a: 1}\n";
-        let problems = parse(text).expect_err("invalid");
+        let parsed = parse(text).expect("usable after pruning");
+        // What was wrong is left out; what was right is kept.
+        assert_eq!(parsed.raw.name.as_deref(), Some("x"));
+        assert_eq!(parsed.raw.timeout, None);
+        let run = parsed.raw.expect.as_ref().and_then(|e| e.run.as_ref());
+        assert_eq!(run.map(|r| r[0].cmd.as_deref()), Some(Some("a")));
+        let problems = parsed.problems;
         assert_eq!(
             problems,
             vec![
@@ -850,7 +935,9 @@ mod tests {
 
     #[test]
     fn wrong_container_is_blamed_on_the_container() {
-        let problems = parse("name: x\npath: {a: b}\nbiuld: {c: d}\n").expect_err("invalid");
+        let problems = parse("name: x\npath: {a: b}\nbiuld: {c: d}\n")
+            .expect("usable")
+            .problems;
         assert!(matches!(&problems[0], Problem::Invalid { path, message }
             if path == &vec![k("path")] && message.contains("expected a sequence")));
         assert!(
@@ -877,6 +964,23 @@ mod tests {
         let num = parse("1: a\n").expect_err("num key");
         assert!(
             matches!(&num[0], Problem::Syntax { at: Some((1, 1)), message } if message.contains("keys must be strings"))
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_located_and_explained() {
+        let problems = parse("name: x\nbuild: [a\n").expect_err("syntax");
+        let [Problem::Syntax { at, message }] = problems.as_slice() else {
+            panic!("{problems:?}");
+        };
+        assert_eq!(*at, Some((3, 1)));
+        assert!(message.starts_with("YAML syntax error: "), "{message}");
+        assert!(!message.contains("line 3"), "{message}");
+        let tabs = parse("name: x\nexpect:\n\treproducible: true\n").expect_err("tab");
+        assert!(matches!(&tabs[0], Problem::Syntax { message, .. } if message.contains("tabs")));
+        let two = parse("name: a\n---\nname: b\n").expect_err("two docs");
+        assert!(
+            matches!(&two[0], Problem::Syntax { message, .. } if message.contains("one scenario per file"))
         );
     }
 
