@@ -16,9 +16,11 @@ use std::path::{Path, PathBuf};
 /// belong beside it, read through `$src`.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
-/// Most diagnostics shown for one file; past that a count is given, since
-/// a file that wrong is better fixed from its first problems.
-pub const MAX_DIAGNOSTICS_PER_FILE: usize = 50;
+/// Most diagnostics shown for one file; past that only a count is given: a
+/// file that wrong is better fixed from its first problems. Also bounds the
+/// time spent on a hostile file, since locating one problem re-parses the
+/// file (about 50 ms for 1 MiB in a release build).
+pub const MAX_DIAGNOSTICS_PER_FILE: usize = 20;
 
 /// What one file yields: its name (for the uniqueness check, even when the
 /// file has other problems) and the scenario or its problems.
@@ -79,9 +81,11 @@ pub(crate) fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<Diagnostic>> 
     }
 }
 
-/// Sort one file's diagnostics by position and cap their number.
+/// Sort one file's diagnostics by position and cap their number. Those
+/// without a position go last: past the locating budget they are only
+/// counted (see `load_bytes`).
 fn finish(file: &Path, mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    diagnostics.sort_by_key(|d| (d.line.unwrap_or(0), d.column.unwrap_or(0)));
+    diagnostics.sort_by_key(|d| (d.line.is_none(), d.line, d.column));
     if diagnostics.len() > MAX_DIAGNOSTICS_PER_FILE {
         let more = diagnostics.len() - MAX_DIAGNOSTICS_PER_FILE;
         diagnostics.truncate(MAX_DIAGNOSTICS_PER_FILE);
@@ -214,18 +218,25 @@ pub(crate) fn load_bytes(file: &Path, dir: &Path, bytes: &[u8]) -> FileOutcome {
         Ok(text) => text,
         Err(diagnostic) => return FileOutcome::failed(diagnostic),
     };
+    // Locating re-parses the file, so only as many problems as will be shown
+    // are located; the others are rendered unlocated, just to be counted.
+    let render_all = |problems: &[Problem]| -> Vec<Diagnostic> {
+        problems
+            .iter()
+            .enumerate()
+            .map(|(i, p)| render(file, text, p, i < MAX_DIAGNOSTICS_PER_FILE))
+            .collect()
+    };
     match schema::parse(text) {
         Err(problems) => FileOutcome {
             name: None,
-            result: Err(problems.iter().map(|p| render(file, text, p)).collect()),
+            result: Err(render_all(&problems)),
         },
         Ok(parsed) => {
-            let rendered: Vec<Diagnostic> = parsed
-                .problems
-                .iter()
-                .map(|p| render(file, text, p))
-                .collect();
-            let (name, result) = validate::validate(file, dir, text, parsed.raw, &parsed.problems);
+            let rendered = render_all(&parsed.problems);
+            let budget = MAX_DIAGNOSTICS_PER_FILE.saturating_sub(rendered.len());
+            let (name, result) =
+                validate::validate(file, dir, text, parsed.raw, &parsed.problems, budget);
             let result = match result {
                 Ok(scenario) => Ok(scenario),
                 Err(more) => Err(rendered.into_iter().chain(more).collect()),
@@ -236,8 +247,15 @@ pub(crate) fn load_bytes(file: &Path, dir: &Path, bytes: &[u8]) -> FileOutcome {
 }
 
 /// A `schema::Problem` as a located diagnostic in our words.
-fn render(file: &Path, text: &str, problem: &Problem) -> Diagnostic {
-    let locate = |path: &[Seg], target| schema::locate(text, path, target).unwrap_or((1, 1));
+/// `locate: false` skips finding the position (see `load_bytes`).
+fn render(file: &Path, text: &str, problem: &Problem, locate: bool) -> Diagnostic {
+    let locate = |path: &[Seg], target| {
+        if locate {
+            schema::locate(text, path, target).unwrap_or((1, 1))
+        } else {
+            (0, 0)
+        }
+    };
     let (at, message) = match problem {
         Problem::Syntax { at, message } => (at.unwrap_or((1, 1)), message.clone()),
         Problem::Empty => (
@@ -278,7 +296,11 @@ fn render(file: &Path, text: &str, problem: &Problem) -> Diagnostic {
             (locate(path, Target::Value), humanize(path, message))
         }
     };
-    Diagnostic::new(file, message).at(at.0, at.1)
+    if at == (0, 0) {
+        Diagnostic::new(file, message)
+    } else {
+        Diagnostic::new(file, message).at(at.0, at.1)
+    }
 }
 
 /// serde's "invalid type: string \"ten\", expected u64" as

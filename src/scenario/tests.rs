@@ -537,17 +537,15 @@ fn problems_in_every_file_and_every_path_are_collected() {
 }
 
 #[test]
-fn one_file_lists_its_first_problems_then_a_count() {
-    let mut text = String::from("name: x\nbuild: b\n");
-    for i in 0..60 {
-        text.push_str(&format!("junk{i}: 1\n"));
-    }
-    let errs = errors(&text);
-    assert_eq!(errs.len(), MAX_DIAGNOSTICS_PER_FILE + 1);
-    assert!(errs[0].starts_with("[ROOT]/s.yaml:3:1: unknown key `junk0`"));
+fn parse_and_semantic_problems_of_one_file_come_sorted_by_position() {
     assert_eq!(
-        errs[MAX_DIAGNOSTICS_PER_FILE],
-        "[ROOT]/s.yaml: ... and 10 more problems in this file; fix the ones above first"
+        errors("name: x\nbuild: b\njunk: 1\nvary: [umsk]\nout: rel\nexpect:\n  junk: 2\n"),
+        vec![
+            "[ROOT]/s.yaml:3:1: unknown key `junk`; known keys: name, description, provider, out, build, path, timeout, network, source_date_epoch, vary, expect, nix",
+            "[ROOT]/s.yaml:4:8: unknown variation `umsk`; did you mean `umask`?",
+            "[ROOT]/s.yaml:5:6: `out` must be an absolute path (the same in both sandboxes), found `rel`; e.g. `/envtwin/out`",
+            "[ROOT]/s.yaml:7:3: unknown key `junk` in `expect`; known keys: reproducible, hash, which, missing, path_contains, path_excludes, run",
+        ]
     );
 }
 
@@ -626,4 +624,42 @@ proptest! {
     fn edited_examples_never_panic(text in mutated_example()) {
         assert_total(text.as_bytes());
     }
+}
+
+#[test]
+fn a_file_full_of_problems_is_capped_and_locates_only_what_it_shows() {
+    // Parse problems (unknown keys) are located first, then semantic ones
+    // (bad variations) while the budget lasts; the rest are only counted.
+    let mut text = String::from("name: x\nbuild: b\nvary:\n");
+    for _ in 0..3_000 {
+        text.push_str("- zz\n");
+    }
+    for i in 0..3_000 {
+        text.push_str(&format!("k{i}: 1\n"));
+    }
+    let errs = errors(&text);
+    assert_eq!(errs.len(), MAX_DIAGNOSTICS_PER_FILE + 1);
+    assert!(
+        errs[0].starts_with("[ROOT]/s.yaml:3004:1: unknown key `k0`; known keys: name,"),
+        "{}",
+        errs[0]
+    );
+    assert!(errs[MAX_DIAGNOSTICS_PER_FILE - 1].starts_with(&format!(
+        "[ROOT]/s.yaml:{}:1: unknown key `k{}`",
+        3004 + MAX_DIAGNOSTICS_PER_FILE - 1,
+        MAX_DIAGNOSTICS_PER_FILE - 1
+    )));
+    assert_eq!(
+        errs[MAX_DIAGNOSTICS_PER_FILE],
+        format!(
+            "[ROOT]/s.yaml: ... and {} more problems in this file; fix the ones above first",
+            6_000 - MAX_DIAGNOSTICS_PER_FILE
+        )
+    );
+}
+
+#[test]
+fn no_paths_means_no_scenarios() {
+    assert_eq!(load(&[]), Ok(Vec::new()));
+    assert_eq!(find_files(&[]), Ok(Vec::new()));
 }

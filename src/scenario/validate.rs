@@ -59,6 +59,9 @@ struct Checker<'a> {
     /// Problems already reported by `schema::parse`; their keys were pruned,
     /// so "missing" checks must not report them a second time.
     reported: &'a [Problem],
+    /// How many more diagnostics may be located; each `locate` re-parses
+    /// the file, so past this budget they are kept unlocated, only counted.
+    budget: usize,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -68,9 +71,14 @@ impl Checker<'_> {
     }
 
     fn report(&mut self, path: &[Seg], target: Target, message: String) {
+        let diagnostic = Diagnostic::new(self.file, message);
+        if self.budget == 0 {
+            self.diagnostics.push(diagnostic);
+            return;
+        }
+        self.budget -= 1;
         let (line, column) = self.at(path, target);
-        self.diagnostics
-            .push(Diagnostic::new(self.file, message).at(line, column));
+        self.diagnostics.push(diagnostic.at(line, column));
     }
 
     fn value(&mut self, path: &[Seg], message: String) {
@@ -120,17 +128,20 @@ fn with(path: &[Seg], seg: Seg) -> Vec<Seg> {
 /// Validate `raw` (parsed from `text` of `file`, which lives in `dir`, an
 /// absolute directory) into a `Scenario`. `reported` are the problems the
 /// parse already found; the result is `Err` if there are any, or any new ones.
+/// At most `budget` diagnostics are located (the rest only count).
 pub(crate) fn validate(
     file: &Path,
     dir: &Path,
     text: &str,
     raw: RawScenario,
     reported: &[Problem],
+    budget: usize,
 ) -> (Option<NameSite>, Result<Scenario, Vec<Diagnostic>>) {
     let mut c = Checker {
         file,
         text,
         reported,
+        budget,
         diagnostics: Vec::new(),
     };
 
