@@ -1,20 +1,30 @@
-//! Scenario files: YAML on disk -> validated `Scenario` (SPEC §2).
+//! Scenario files: YAML on disk -> validated `Scenario` (SPEC §2, §8).
 //!
-//! `schema` mirrors the YAML (serde_yaml lives only there); `model` is the
-//! checked form. Every problem becomes a `Diagnostic` with file:line:column.
+//! `discover` finds the files, `load` reads and checks them, `schema`
+//! mirrors the YAML (serde_yaml lives only there), `validate` turns the raw
+//! shape into the checked `model`. Every problem becomes a `Diagnostic` with
+//! file:line:column and what to do about it.
 
+mod discover;
+mod load;
 pub mod model;
-pub mod schema;
+mod schema;
+mod validate;
 
+pub use discover::find_files;
+pub use load::{MAX_DIAGNOSTICS_PER_FILE, MAX_FILE_BYTES};
 pub use model::*;
 
 use crate::error::Diagnostic;
 use std::path::PathBuf;
 
 /// Find scenario files under `paths` (files as given; directories searched
-/// recursively for `*.yaml`/`*.yml`, sorted), load and validate them all,
-/// and check names are unique across files. Returns every problem found,
-/// not only the first.
+/// recursively for `*.yaml`/`*.yml`, sorted, hidden entries skipped), load
+/// and validate them all, and check names are unique across files. Returns
+/// every problem found, not only the first; no paths means no scenarios.
 pub fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<Diagnostic>> {
-    schema::load_all(paths)
+    load::load(paths)
 }
+
+#[cfg(test)]
+mod tests;
