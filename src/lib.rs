@@ -97,6 +97,8 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
     let opts = twin::TwinOptions {
         vary,
         keep: args.keep,
+        // In CI a missing provider must not pass silently as "skipped".
+        require_providers: args.require_providers || std::env::var("CI").as_deref() == Ok("true"),
     };
     let reports: Vec<ScenarioReport> = pool.install(|| {
         scenarios
@@ -125,7 +127,7 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
 fn one_scenario(s: &scenario::Scenario, opts: &twin::TwinOptions) -> ScenarioReport {
     let start = Instant::now();
     let file = s.file.display().to_string();
-    let command = match provider::prepare(s) {
+    let command = match provider::prepare(s, opts.require_providers) {
         provider::Prepared::Ready(c) => c,
         provider::Prepared::Skip(reason) => {
             return ScenarioReport::without_builds(
@@ -133,6 +135,15 @@ fn one_scenario(s: &scenario::Scenario, opts: &twin::TwinOptions) -> ScenarioRep
                 &file,
                 s.provider.name(),
                 Verdict::Skipped,
+                reason,
+            );
+        }
+        provider::Prepared::Fail(reason) => {
+            return ScenarioReport::without_builds(
+                &s.name,
+                &file,
+                s.provider.name(),
+                Verdict::Fail,
                 reason,
             );
         }

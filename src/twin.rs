@@ -2,6 +2,7 @@
 //! its own sandbox, then hash both `$out` trees and list their differences.
 
 use crate::probe::Probes;
+use crate::provider;
 use crate::sandbox::{self, cleanup, plan, variation::Variation};
 use crate::scenario::Scenario;
 use crate::tree::{self, Difference, TreeHash};
@@ -32,6 +33,8 @@ pub struct BuildOutcome {
     pub duration: Duration,
     /// Host path of this build's `$out` storage (gone unless kept).
     pub tree: PathBuf,
+    /// Nix builds: the private store, and each closure path's NAR hash.
+    pub store: Option<(PathBuf, BTreeMap<String, String>)>,
 }
 
 /// Both builds of a scenario and how their trees differ.
@@ -106,12 +109,22 @@ fn build_in(
     );
     let timeout = s.timeout;
     let (a, b) = std::thread::scope(|scope| {
-        let ha = scope.spawn(|| one(&p.a, &p.values_a, timeout));
-        let hb = scope.spawn(|| one(&p.b, &p.values_b, timeout));
+        let ha = scope.spawn(|| one(&p.a, &p.values_a, timeout, command.hash));
+        let hb = scope.spawn(|| one(&p.b, &p.values_b, timeout, command.hash));
         (join(ha), join(hb))
     });
     let (a, b) = (a?, b?);
     let differences = match (&a.hash, &b.hash) {
+        (Some(ha), Some(hb)) if ha.sri != hb.sri && a.store.is_some() => {
+            let (sa, sb) = (
+                a.store.as_ref().map(|(p, c)| (c, p.as_path())),
+                b.store.as_ref().map(|(p, c)| (c, p.as_path())),
+            );
+            match (sa, sb) {
+                (Some(sa), Some(sb)) => provider::nix::closure_diff(sa, sb)?,
+                _ => Vec::new(),
+            }
+        }
         (Some(ha), Some(hb)) if ha.sri != hb.sri => {
             let (ma, mb) = rayon::join(|| tree::manifest(&a.tree), || tree::manifest(&b.tree));
             tree::diff_manifests(
@@ -141,6 +154,7 @@ fn one(
     spec: &sandbox::SandboxSpec,
     values: &BTreeMap<String, String>,
     timeout: Duration,
+    kind: plan::HashKind,
 ) -> Result<BuildOutcome, String> {
     std::fs::create_dir_all(&spec.work).map_err(|e| format!("{}: {e}", spec.work.display()))?;
     for (host, _) in &spec.writable_mounts {
@@ -158,6 +172,7 @@ fn one(
         stderr_tail: o.log_tail,
         duration: o.duration,
         tree,
+        store: None,
     };
     if o.timed_out {
         outcome.status = BuildStatus::Timeout;
@@ -168,12 +183,22 @@ fn one(
         return Ok(outcome);
     }
     if outcome.exit_code == Some(0) {
-        match tree::hash_path(&outcome.tree) {
+        let hashed = match kind {
+            plan::HashKind::Tree => tree::hash_path(&outcome.tree).map_err(|e| e.to_string()),
+            plan::HashKind::NixClosure => {
+                let store = spec.work.join("nix/store");
+                provider::nix::closure_hash(&outcome.tree, &store).map(|(h, c)| {
+                    outcome.store = Some((store, c));
+                    h
+                })
+            }
+        };
+        match hashed {
             Ok(h) => {
                 outcome.hash = Some(h);
                 outcome.status = BuildStatus::Ok;
             }
-            Err(e) => outcome.problem = Some(e.to_string()),
+            Err(e) => outcome.problem = Some(e),
         }
     }
     Ok(outcome)

@@ -17,13 +17,18 @@ pub enum Prepared {
     Fail(String),
 }
 
-/// Prepare the build of `s` with its provider.
-pub fn prepare(s: &Scenario) -> Prepared {
-    match &s.provider {
+/// Prepare the build of `s` with its provider. With `require`, a provider
+/// whose tools are missing fails the scenario instead of skipping it.
+pub fn prepare(s: &Scenario, require: bool) -> Prepared {
+    let p = match &s.provider {
         Provider::Shell => Prepared::Ready(shell::command(s)),
-        Provider::Nix(_) => {
-            Prepared::Skip("the nix provider is not available in this envtwin version yet".into())
-        }
+        Provider::Nix(spec) => nix::prepare(s, spec),
+    };
+    match p {
+        Prepared::Skip(reason) if require => Prepared::Fail(format!(
+            "{reason} (providers are required: --require-providers or CI=true)"
+        )),
+        other => other,
     }
 }
 

@@ -22,7 +22,8 @@ pub const CLOSURE_FILE: &str = "closure";
 pub const INSTALL_HINT: &str = "install it with `apt-get install -y nix-bin busybox-static`";
 
 /// Nix settings for an offline, private, single-user store as root or not.
-const NIX_CONFIG: &str = "substituters =\nbuild-users-group =\nsandbox = false\nexperimental-features = nix-command\n";
+const NIX_CONFIG: &str =
+    "substituters =\nbuild-users-group =\nsandbox = false\nexperimental-features = nix-command\n";
 
 /// Find a host tool on the usual system PATH.
 fn find_tool(name: &str) -> Option<PathBuf> {
@@ -50,7 +51,10 @@ fn sh_quote(s: &str) -> String {
 
 /// Prepare a nix scenario, or skip it when Nix is not installed.
 pub fn prepare(s: &Scenario, nix: &NixSpec) -> Prepared {
-    let tools: Vec<Option<PathBuf>> = ["nix-build", "nix-shell", "nix-store"].iter().map(|t| find_tool(t)).collect();
+    let tools: Vec<Option<PathBuf>> = ["nix-build", "nix-shell", "nix-store"]
+        .iter()
+        .map(|t| find_tool(t))
+        .collect();
     let [Some(nix_build), Some(nix_shell), Some(nix_store)] = tools.as_slice() else {
         return Prepared::Skip(format!("nix-build is not installed; {INSTALL_HINT}"));
     };
@@ -60,7 +64,13 @@ pub fn prepare(s: &Scenario, nix: &NixSpec) -> Prepared {
     }
 }
 
-fn command(s: &Scenario, nix: &NixSpec, nix_build: &Path, nix_shell: &Path, nix_store: &Path) -> Result<BuildCommand, String> {
+fn command(
+    s: &Scenario,
+    nix: &NixSpec,
+    nix_build: &Path,
+    nix_shell: &Path,
+    nix_store: &Path,
+) -> Result<BuildCommand, String> {
     let file = in_src(s, &nix.file)?;
     let mut nix_path = Vec::new();
     for (name, host) in &nix.nix_path {
@@ -72,8 +82,16 @@ fn command(s: &Scenario, nix: &NixSpec, nix_build: &Path, nix_shell: &Path, nix_
         // HOME does not exist; give Nix a cache it may write.
         ("XDG_CACHE_HOME".to_string(), "/tmp/.cache".to_string()),
     ];
-    let attr_args = nix.attr.as_ref().map(|a| format!(" -A {}", sh_quote(a))).unwrap_or_default();
-    let (nb, ns, nst) = (nix_build.display(), nix_shell.display(), nix_store.display());
+    let attr_args = nix
+        .attr
+        .as_ref()
+        .map(|a| format!(" -A {}", sh_quote(a)))
+        .unwrap_or_default();
+    let (nb, ns, nst) = (
+        nix_build.display(),
+        nix_shell.display(),
+        nix_store.display(),
+    );
     let file_q = sh_quote(&file);
     let mut cmd = BuildCommand {
         env: Vec::new(),
@@ -91,7 +109,8 @@ fn command(s: &Scenario, nix: &NixSpec, nix_build: &Path, nix_shell: &Path, nix_
             )
         }
         NixMode::Shell => {
-            let bash = std::fs::canonicalize("/bin/bash").map_err(|e| format!("nix-shell needs bash: /bin/bash: {e}"))?;
+            let bash = std::fs::canonicalize("/bin/bash")
+                .map_err(|e| format!("nix-shell needs bash: /bin/bash: {e}"))?;
             cmd.readonly_binds = vec![(bash, format!("{SHELL_DIR}/bash"))];
             env.push(("NIX_BUILD_SHELL".into(), format!("{SHELL_DIR}/bash")));
             let mut wrapper = vec![ns.to_string(), "--pure".into(), file.clone()];
@@ -112,4 +131,101 @@ fn command(s: &Scenario, nix: &NixSpec, nix_build: &Path, nix_shell: &Path, nix_
     cmd.probe = super::probe_request(s, inside);
     cmd.probe.wrapper = std::mem::take(&mut cmd.probe_wrapper);
     Ok(cmd)
+}
+
+/// The environment hash of a nix build: every store path listed in the
+/// closure file, each with its NAR hash, in sorted order, hashed together.
+/// Returns the hash and store path -> NAR hash (SRI).
+pub fn closure_hash(
+    out_storage: &Path,
+    store: &Path,
+) -> Result<
+    (
+        crate::tree::TreeHash,
+        std::collections::BTreeMap<String, String>,
+    ),
+    String,
+> {
+    use rayon::prelude::*;
+    use sha2::{Digest, Sha256};
+    let list = out_storage.join(CLOSURE_FILE);
+    let text = std::fs::read_to_string(&list)
+        .map_err(|e| format!("no closure list {}: {e}", list.display()))?;
+    let mut paths: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("/nix/store/"))
+        .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    let hashed: Vec<(String, crate::tree::TreeHash)> = paths
+        .par_iter()
+        .map(|p| {
+            let name = &p["/nix/store/".len()..];
+            crate::tree::hash_path(&store.join(name))
+                .map(|h| (p.to_string(), h))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    let mut total = Sha256::new();
+    let (mut files, mut bytes) = (0, 0);
+    let mut components = std::collections::BTreeMap::new();
+    for (p, h) in hashed {
+        total.update(format!("{p} {}\n", h.sri).as_bytes());
+        files += h.files;
+        bytes += h.bytes;
+        components.insert(p, h.sri);
+    }
+    use base64::Engine;
+    let sri = format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(total.finalize())
+    );
+    Ok((crate::tree::TreeHash { sri, files, bytes }, components))
+}
+
+/// Differences between two builds' closures: store paths on one side only,
+/// and for paths in both with different NAR hashes, the files inside them.
+pub fn closure_diff(
+    a: (&std::collections::BTreeMap<String, String>, &Path),
+    b: (&std::collections::BTreeMap<String, String>, &Path),
+) -> Result<Vec<crate::tree::Difference>, String> {
+    use crate::tree::{DiffKind, Difference};
+    let mut out = Vec::new();
+    for (p, ha) in a.0 {
+        match b.0.get(p) {
+            None => out.push(Difference {
+                path: p.clone(),
+                kind: DiffKind::OnlyInA,
+                a: Some(ha.clone()),
+                b: None,
+            }),
+            Some(hb) if hb != ha => {
+                let name = &p["/nix/store/".len()..];
+                let inner = crate::tree::diff_trees(&a.1.join(name), &b.1.join(name))
+                    .map_err(|e| e.to_string())?;
+                out.extend(inner.into_iter().map(|mut d| {
+                    d.path = if d.path.is_empty() {
+                        p.clone()
+                    } else {
+                        format!("{p}/{}", d.path)
+                    };
+                    d
+                }));
+            }
+            Some(_) => {}
+        }
+    }
+    for (p, hb) in b.0 {
+        if !a.0.contains_key(p) {
+            out.push(Difference {
+                path: p.clone(),
+                kind: DiffKind::OnlyInB,
+                a: None,
+                b: Some(hb.clone()),
+            });
+        }
+    }
+    out.sort_by(|x, y| x.path.cmp(&y.path));
+    Ok(out)
 }

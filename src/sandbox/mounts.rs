@@ -74,7 +74,9 @@ pub fn setup_root(spec: &SandboxSpec) -> R<()> {
     if let Some(at) = &spec.out_storage_at {
         let link = inside(&root, &spec.out);
         let target = format!("{at}/result");
-        ctx(std::os::unix::fs::symlink(&target, &link), || format!("symlink {}", spec.out))?;
+        ctx(std::os::unix::fs::symlink(&target, &link), || {
+            format!("symlink {}", spec.out)
+        })?;
     }
     bind(&spec.out_storage(), &inside(&root, out_at), false)?;
     bind(
@@ -91,7 +93,9 @@ pub fn setup_root(spec: &SandboxSpec) -> R<()> {
         if host.is_dir() {
             mkdir(&at)?;
         } else if std::fs::symlink_metadata(&at).is_err() {
-            ctx(std::fs::File::create(&at), || format!("creating {}", at.display()))?;
+            ctx(std::fs::File::create(&at), || {
+                format!("creating {}", at.display())
+            })?;
         }
         bind(host, &at, true)?;
     }
