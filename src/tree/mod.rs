@@ -1,7 +1,20 @@
 //! Trees on disk: NAR serialisation and hash (SPEC §5), per-file manifest and diff.
 
+mod diff;
+mod hash;
+mod manifest;
+mod nar;
+#[cfg(test)]
+mod tests;
+mod walk;
+
+pub use diff::{diff_manifests, diff_trees};
+pub use hash::{hash_pair, hash_path, nar_sha256, nix32, sri};
+pub use manifest::{Entry, EntryKind, Manifest, escape_name, manifest};
+pub use nar::write_nar;
+
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Errors reading a tree.
 #[derive(Debug, thiserror::Error)]
@@ -13,7 +26,9 @@ pub enum TreeError {
         source: std::io::Error,
     },
     /// A fifo, socket or device inside a tree: NAR cannot represent it.
-    #[error("{path}: is a {kind}; an environment tree may hold only regular files, directories and symlinks")]
+    #[error(
+        "{path}: is a {kind}; an environment tree may hold only regular files, directories and symlinks"
+    )]
     SpecialFile { path: PathBuf, kind: &'static str },
     /// I/O error while reading inside the tree (exit 3).
     #[error("{path}: {source}")]
@@ -21,6 +36,10 @@ pub enum TreeError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Writing the NAR stream to its destination failed (e.g. a closed
+    /// pipe under `envtwin hash --nar | head`; exit 3).
+    #[error("writing the NAR stream: {source}")]
+    Write { source: std::io::Error },
 }
 
 impl TreeError {
@@ -28,7 +47,7 @@ impl TreeError {
         match self {
             TreeError::BadPath { .. } => crate::error::EXIT_INVALID,
             TreeError::SpecialFile { .. } => crate::error::EXIT_FAILED,
-            TreeError::Io { .. } => crate::error::EXIT_HARNESS,
+            TreeError::Io { .. } | TreeError::Write { .. } => crate::error::EXIT_HARNESS,
         }
     }
 }
