@@ -13,13 +13,19 @@
 
 use super::TreeError;
 use super::walk::{self, Kind};
-use std::ffi::OsString;
+use nix::dir::Dir;
+use std::ffi::OsStr;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// Bytes per block handed to a sink. Big enough that the per-block channel
 /// and hasher call overhead vanishes, small enough to stay in L2.
 pub(crate) const BLOCK: usize = 256 * 1024;
+
+/// Directory descriptors held open at once while writing; beyond this
+/// depth paths are opened whole, so no tree can exhaust descriptors.
+const MAX_OPEN_DIRS: usize = 64;
 
 /// A buffer of NAR bytes; `data[..len]` is filled.
 pub(crate) struct Block {
@@ -63,6 +69,11 @@ pub(crate) struct NarWriter<S: BlockSink> {
     /// The path of the node being written; pushed/popped while descending
     /// so that no per-entry path is allocated.
     path: PathBuf,
+    /// Open directories from the root down, while no deeper than
+    /// [`MAX_OPEN_DIRS`]: entries are opened relative to their parent.
+    dirs: Vec<Dir>,
+    /// Directory levels entered; `dirs.len() == depth` while all are open.
+    depth: usize,
     /// Regular files and symlinks seen.
     pub files: u64,
     /// Bytes of regular file contents.
@@ -75,6 +86,8 @@ impl<S: BlockSink> NarWriter<S> {
             block,
             sink,
             path: PathBuf::new(),
+            dirs: Vec::new(),
+            depth: 0,
             files: 0,
             bytes: 0,
         }
@@ -83,8 +96,10 @@ impl<S: BlockSink> NarWriter<S> {
     /// Write the whole archive of `root`, whose kind the caller has checked.
     pub fn archive(&mut self, root: &Path, kind: Kind) -> Result<(), TreeError> {
         self.path = root.to_path_buf();
+        self.dirs.clear();
+        self.depth = 0;
         self.str(b"nix-archive-1")?;
-        self.node(kind)
+        self.node(kind, None)
     }
 
     /// Flush the last block and return the sink.
@@ -94,12 +109,25 @@ impl<S: BlockSink> NarWriter<S> {
         Ok(self.sink)
     }
 
-    fn node(&mut self, kind: Kind) -> Result<(), TreeError> {
+    /// Write the node at `self.path`, whose last component is `name`
+    /// (`None` for the root).
+    fn node(&mut self, kind: Kind, name: Option<&OsStr>) -> Result<(), TreeError> {
+        // Open relative to the parent when every ancestor is held open.
+        let parent = match (name, self.dirs.last()) {
+            (Some(name), Some(dir)) if self.dirs.len() == self.depth => {
+                Some((dir.as_raw_fd(), name))
+            }
+            _ => None,
+        };
         self.str(b"(")?;
         self.str(b"type")?;
         match kind {
             Kind::Regular => {
-                let mut open = walk::open_regular(&self.path)?;
+                let at = walk::At {
+                    parent,
+                    path: &self.path,
+                };
+                let mut open = walk::open_regular_at(at)?;
                 self.str(b"regular")?;
                 if open.executable {
                     self.str(b"executable")?;
@@ -111,31 +139,57 @@ impl<S: BlockSink> NarWriter<S> {
                 self.bytes += open.size;
             }
             Kind::Symlink => {
-                let target = walk::read_link(&self.path)?;
+                let at = walk::At {
+                    parent,
+                    path: &self.path,
+                };
+                let target = walk::read_link_at(at)?;
                 self.str(b"symlink")?;
                 self.str(b"target")?;
                 self.str(&target)?;
                 self.files += 1;
             }
             Kind::Directory => {
-                let entries = walk::list_dir(&self.path)?;
-                self.str(b"directory")?;
-                for (name, kind) in entries {
-                    self.entry(&name, kind)?;
+                let at = walk::At {
+                    parent,
+                    path: &self.path,
+                };
+                let (dir, entries) = walk::list_dir_at(at)?;
+                // Keep it open for its entries, up to a bounded depth;
+                // deeper directories fall back to full paths.
+                let keep = self.dirs.len() == self.depth && self.depth < MAX_OPEN_DIRS;
+                if keep {
+                    self.dirs.push(dir);
+                } else {
+                    drop(dir);
                 }
+                self.depth += 1;
+                self.str(b"directory")?;
+                let mut done = Ok(());
+                for (name, kind) in entries {
+                    done = self.entry(&name, kind);
+                    if done.is_err() {
+                        break;
+                    }
+                }
+                self.depth -= 1;
+                if keep {
+                    self.dirs.pop();
+                }
+                done?;
             }
         }
         self.str(b")")
     }
 
-    fn entry(&mut self, name: &OsString, kind: Kind) -> Result<(), TreeError> {
+    fn entry(&mut self, name: &OsStr, kind: Kind) -> Result<(), TreeError> {
         self.str(b"entry")?;
         self.str(b"(")?;
         self.str(b"name")?;
         self.str(name.as_encoded_bytes())?;
         self.str(b"node")?;
         self.path.push(name);
-        let done = self.node(kind);
+        let done = self.node(kind, Some(name));
         self.path.pop();
         done?;
         self.str(b")")
@@ -436,8 +490,10 @@ mod tests {
         use nix::fcntl::{OFlag, openat};
         use nix::sys::stat::{Mode, mkdirat};
         let dir = tempfile::tempdir().unwrap();
-        // 20 levels of 250-byte names exceed PATH_MAX (4096); build them
+        // 70 levels of 250-byte names exceed PATH_MAX (4096); build them
         // relative to directory descriptors, as a path cannot name them.
+        // The writer opens the first MAX_OPEN_DIRS levels relative to their
+        // parents, then falls back to whole paths, which are too long.
         let name = "d".repeat(250);
         let mut fd = openat(
             None,
@@ -446,7 +502,7 @@ mod tests {
             Mode::empty(),
         )
         .unwrap();
-        for _ in 0..20 {
+        for _ in 0..MAX_OPEN_DIRS + 6 {
             mkdirat(Some(fd), name.as_str(), Mode::from_bits_truncate(0o755)).unwrap();
             let next = openat(
                 Some(fd),

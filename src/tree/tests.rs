@@ -309,6 +309,11 @@ fn nix_agrees_on_hand_made_trees() {
     std::fs::write(root.join(OsStr::from_bytes(b"latin1-\xe9")), b"caf\xe9").unwrap();
     std::fs::create_dir(root.join(OsStr::from_bytes(b"\xff\xfe-dir"))).unwrap();
     std::fs::write(root.join("B"), b"upper sorts first").unwrap();
+    // Deeper than the writer keeps directories open: the rest by path.
+    let deep = (0..80).fold(root.join("deep"), |p, i| p.join(format!("{}", i % 3)));
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("leaf"), b"bottom").unwrap();
+    symlink("../x", deep.join("up")).unwrap();
 
     check_against_nix(&root, &state);
     for sub in [

@@ -6,10 +6,11 @@ use super::TreeError;
 use nix::dir::{Dir, Type};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 /// What a path is, as far as the NAR format cares.
@@ -67,15 +68,46 @@ fn io_err(path: &Path, source: std::io::Error) -> TreeError {
     }
 }
 
+/// Where to find an entry: by its full path, or (faster: no path walk
+/// from the root for each file) by name relative to its open parent.
+/// `path` is always the full path, for fallbacks and error messages.
+#[derive(Clone, Copy)]
+pub(crate) struct At<'a> {
+    pub parent: Option<(RawFd, &'a OsStr)>,
+    pub path: &'a Path,
+}
+
+impl<'a> At<'a> {
+    pub fn path(path: &'a Path) -> Self {
+        At { parent: None, path }
+    }
+
+    fn open(self, flags: OFlag) -> Result<OwnedFd, TreeError> {
+        let fd = match self.parent {
+            Some((dirfd, name)) => nix::fcntl::openat(Some(dirfd), name, flags, Mode::empty()),
+            None => nix::fcntl::open(self.path, flags, Mode::empty()),
+        }
+        .map_err(|e| io_err(self.path, std::io::Error::from(e)))?;
+        // SAFETY: `fd` was just returned by open(2)/openat(2); nothing else
+        // owns it, so the OwnedFd is its only owner and closes it once.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
 /// The entries of directory `dir`, sorted by raw byte name (NAR order), each
 /// with its kind. `.`/`..` are left out. The directory is opened with
-/// `O_NOFOLLOW`, so a directory swapped for a symlink is not followed, and
-/// closed before returning, so deep trees never hold more than one
-/// descriptor open.
+/// `O_NOFOLLOW`, so a directory swapped for a symlink is not followed.
 pub(crate) fn list_dir(dir: &Path) -> Result<Vec<(OsString, Kind)>, TreeError> {
+    list_dir_at(At::path(dir)).map(|(_, entries)| entries)
+}
+
+/// [`list_dir`], also returning the open directory so that the caller can
+/// open its entries relative to it (or drop it to bound open descriptors).
+pub(crate) fn list_dir_at(at: At) -> Result<(Dir, Vec<(OsString, Kind)>), TreeError> {
+    let dir = at.path;
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let mut handle =
-        Dir::open(dir, flags, Mode::empty()).map_err(|e| io_err(dir, std::io::Error::from(e)))?;
+    let fd = at.open(flags)?;
+    let mut handle = Dir::from(fd).map_err(|e| io_err(dir, std::io::Error::from(e)))?;
     let mut out = Vec::new();
     for entry in handle.iter() {
         let entry = entry.map_err(|e| io_err(dir, std::io::Error::from(e)))?;
@@ -102,7 +134,7 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Vec<(OsString, Kind)>, TreeError> {
         out.push((name, kind));
     }
     out.sort_unstable_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
-    Ok(out)
+    Ok((handle, out))
 }
 
 fn special(dir: &Path, name: &OsString, kind: &'static str) -> TreeError {
@@ -123,11 +155,14 @@ pub(crate) struct OpenFile {
 /// if the entry was swapped for a fifo since it was listed, `O_NONBLOCK`
 /// keeps `open` from hanging and the `fstat` check reports it.
 pub(crate) fn open_regular(path: &Path) -> Result<OpenFile, TreeError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| io_err(path, e))?;
+    open_regular_at(At::path(path))
+}
+
+/// [`open_regular`] relative to an open parent directory.
+pub(crate) fn open_regular_at(at: At) -> Result<OpenFile, TreeError> {
+    let path = at.path;
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let file = File::from(at.open(flags)?);
     let meta = file.metadata().map_err(|e| io_err(path, e))?;
     if kind_of(path, meta.file_type())? != Kind::Regular {
         return Err(io_err(
@@ -144,9 +179,18 @@ pub(crate) fn open_regular(path: &Path) -> Result<OpenFile, TreeError> {
 
 /// The target of a symlink, as raw bytes.
 pub(crate) fn read_link(path: &Path) -> Result<Vec<u8>, TreeError> {
-    std::fs::read_link(path)
-        .map(|t| t.into_os_string().into_vec())
-        .map_err(|e| io_err(path, e))
+    read_link_at(At::path(path))
+}
+
+/// [`read_link`] relative to an open parent directory.
+pub(crate) fn read_link_at(at: At) -> Result<Vec<u8>, TreeError> {
+    let target = match at.parent {
+        Some((dirfd, name)) => nix::fcntl::readlinkat(Some(dirfd), name),
+        None => nix::fcntl::readlink(at.path),
+    };
+    target
+        .map(OsString::into_vec)
+        .map_err(|e| io_err(at.path, std::io::Error::from(e)))
 }
 
 /// Read exactly `buf.len()` bytes; a file that shrank since `fstat` is an
