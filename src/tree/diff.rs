@@ -6,22 +6,76 @@
 //! directory says how many entries it holds.
 
 use super::hash::hash_pair;
-use super::manifest::{Entry, EntryKind, Manifest, manifest};
+use super::manifest::{Compared, Entry, EntryKind, Manifest, compare_files, hash_file, skeleton};
+use super::nar::BLOCK;
 use super::{DiffKind, Difference, TreeError};
-use std::collections::BTreeSet;
+use rayon::prelude::*;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 /// The differences between trees `a` and `b`; empty when identical.
 ///
 /// Both trees are hashed concurrently first; only when the hashes differ
-/// are the per-file manifests built (also concurrently) and compared.
+/// is the per-file work done. The result is exactly
+/// `diff_manifests(&manifest(a)?, &manifest(b)?)`, computed more cheaply:
+/// files present on both sides are compared byte for byte and hashed only
+/// when they differ.
 pub fn diff_trees(a: &Path, b: &Path) -> Result<Vec<Difference>, TreeError> {
     let (ha, hb) = hash_pair(a, b);
     if ha? == hb? {
         return Ok(Vec::new());
     }
-    let (ma, mb) = rayon::join(|| manifest(a), || manifest(b));
-    Ok(diff_manifests(&ma?, &mb?))
+    let (sa, sb) = rayon::join(|| skeleton(a), || skeleton(b));
+    let ((mut ma, fa), (mut mb, fb)) = (sa?, sb?);
+    let in_b: HashMap<&str, &Path> = fb
+        .iter()
+        .map(|p| (p.key.as_str(), p.path.as_path()))
+        .collect();
+    let in_a: HashSet<&str> = fa.iter().map(|p| p.key.as_str()).collect();
+    let jobs: Vec<Job> = fa
+        .iter()
+        .map(|p| match in_b.get(p.key.as_str()) {
+            Some(pb) => Job::Both(&p.key, &p.path, pb),
+            None => Job::OnlyA(&p.key, &p.path),
+        })
+        .chain(
+            fb.iter()
+                .filter(|p| !in_a.contains(p.key.as_str()))
+                .map(|p| Job::OnlyB(&p.key, &p.path)),
+        )
+        .collect();
+    let done: Vec<(&str, Option<EntryKind>, Option<EntryKind>)> = jobs
+        .into_par_iter()
+        .map_init(
+            || (vec![0u8; BLOCK], vec![0u8; BLOCK]),
+            |bufs, job| -> Result<_, TreeError> {
+                Ok(match job {
+                    Job::Both(key, pa, pb) => match compare_files(pa, pb, bufs)? {
+                        Compared::Same(e) => (key, Some(e.clone()), Some(e)),
+                        Compared::Differ(x, y) => (key, Some(x), Some(y)),
+                    },
+                    Job::OnlyA(key, p) => (key, Some(hash_file(p, &mut bufs.0)?), None),
+                    Job::OnlyB(key, p) => (key, None, Some(hash_file(p, &mut bufs.0)?)),
+                })
+            },
+        )
+        .collect::<Result<_, _>>()?;
+    for (key, x, y) in done {
+        if let Some(kind) = x {
+            ma.insert(key.to_string(), Entry { kind });
+        }
+        if let Some(kind) = y {
+            mb.insert(key.to_string(), Entry { kind });
+        }
+    }
+    Ok(diff_manifests(&ma, &mb))
+}
+
+/// Per-file work once the hashes differ: regular files by key.
+enum Job<'p> {
+    Both(&'p str, &'p Path, &'p Path),
+    OnlyA(&'p str, &'p Path),
+    OnlyB(&'p str, &'p Path),
 }
 
 /// The differences between two manifests, sorted by path.

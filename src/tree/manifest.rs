@@ -65,18 +65,15 @@ pub fn escape_name(bytes: &[u8]) -> String {
 }
 
 /// A file still to be hashed: its key and its full path.
-struct Pending {
-    key: String,
-    path: PathBuf,
+pub(crate) struct Pending {
+    pub key: String,
+    pub path: PathBuf,
 }
 
 /// The manifest of `path` (directory, file or symlink; never followed).
 /// File contents are hashed in parallel on the rayon pool.
 pub fn manifest(path: &Path) -> Result<Manifest, TreeError> {
-    let kind = walk::root_kind(path)?;
-    let mut out = Manifest::new();
-    let mut files = Vec::new();
-    collect(path, String::new(), kind, &mut out, &mut files)?;
+    let (mut out, files) = skeleton(path)?;
     let hashed: Vec<(String, EntryKind)> = files
         .into_par_iter()
         .map_init(
@@ -86,6 +83,16 @@ pub fn manifest(path: &Path) -> Result<Manifest, TreeError> {
         .collect::<Result<_, _>>()?;
     out.extend(hashed.into_iter().map(|(k, kind)| (k, Entry { kind })));
     Ok(out)
+}
+
+/// The manifest of `path` without its regular files, which are returned
+/// unread for the caller to fill in.
+pub(crate) fn skeleton(path: &Path) -> Result<(Manifest, Vec<Pending>), TreeError> {
+    let kind = walk::root_kind(path)?;
+    let mut out = Manifest::new();
+    let mut files = Vec::new();
+    collect(path, String::new(), kind, &mut out, &mut files)?;
+    Ok((out, files))
 }
 
 /// Walk the tree: directories and symlinks go straight into `out`, regular
@@ -132,8 +139,18 @@ fn collect(
     Ok(())
 }
 
-fn hash_file(path: &Path, buf: &mut [u8]) -> Result<EntryKind, TreeError> {
+/// The manifest entry of regular file `path`, hashing it with `buf`.
+pub(crate) fn hash_file(path: &Path, buf: &mut [u8]) -> Result<EntryKind, TreeError> {
     let mut open = walk::open_regular(path)?;
+    hash_open(&mut open, path, buf)
+}
+
+/// Same as [`hash_file`] for a file already open, read from its start.
+fn hash_open(
+    open: &mut walk::OpenFile,
+    path: &Path,
+    buf: &mut [u8],
+) -> Result<EntryKind, TreeError> {
     let mut hasher = Sha256::new();
     let mut left = open.size;
     while left > 0 {
@@ -147,6 +164,58 @@ fn hash_file(path: &Path, buf: &mut [u8]) -> Result<EntryKind, TreeError> {
         size: open.size,
         sha256: hex(&hasher.finalize()),
     })
+}
+
+/// Two regular files compared, as cheaply as the answer allows.
+pub(crate) enum Compared {
+    /// Same contents and executable bit. The `sha256` is left empty: it is
+    /// never shown, since identical paths are not reported.
+    Same(EntryKind),
+    /// They differ: both entries in full, for the descriptions.
+    Differ(EntryKind, EntryKind),
+}
+
+/// Compare regular files `a` and `b` byte for byte (much cheaper than
+/// hashing both), and hash them only if they differ.
+pub(crate) fn compare_files(
+    a: &Path,
+    b: &Path,
+    bufs: &mut (Vec<u8>, Vec<u8>),
+) -> Result<Compared, TreeError> {
+    use std::io::{Seek, SeekFrom};
+    let mut fa = walk::open_regular(a)?;
+    let mut fb = walk::open_regular(b)?;
+    if fa.size == fb.size && fa.executable == fb.executable {
+        let (ba, bb) = (&mut bufs.0, &mut bufs.1);
+        let mut left = fa.size;
+        let mut same = true;
+        while left > 0 && same {
+            let n = usize::try_from(left).map_or(ba.len(), |l| l.min(ba.len()));
+            walk::read_full(&mut fa.file, a, &mut ba[..n])?;
+            walk::read_full(&mut fb.file, b, &mut bb[..n])?;
+            same = ba[..n] == bb[..n];
+            left -= n as u64;
+        }
+        if same {
+            return Ok(Compared::Same(EntryKind::Regular {
+                executable: fa.executable,
+                size: fa.size,
+                sha256: String::new(),
+            }));
+        }
+        for (f, p) in [(&mut fa, a), (&mut fb, b)] {
+            f.file
+                .seek(SeekFrom::Start(0))
+                .map_err(|source| TreeError::Io {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+        }
+    }
+    Ok(Compared::Differ(
+        hash_open(&mut fa, a, &mut bufs.0)?,
+        hash_open(&mut fb, b, &mut bufs.1)?,
+    ))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -184,6 +184,19 @@ proptest! {
         prop_assert_eq!(d.len(), 1, "{:?}", d);
         prop_assert_eq!(&d[0].path, &key);
         prop_assert_eq!(d[0].kind, kind);
+        // The fast path of diff_trees agrees with comparing full manifests.
+        let full = diff_manifests(&manifest(&a).unwrap(), &manifest(&b).unwrap());
+        prop_assert_eq!(d, full);
+    }
+
+    #[test]
+    fn diff_trees_equals_diff_of_full_manifests(a in tree(), b in tree()) {
+        let tmp = tempfile::tempdir().unwrap();
+        let (pa, pb) = (tmp.path().join("a"), tmp.path().join("b"));
+        create(&a, &pa, false);
+        create(&b, &pb, false);
+        let full = diff_manifests(&manifest(&pa).unwrap(), &manifest(&pb).unwrap());
+        prop_assert_eq!(diff_trees(&pa, &pb).unwrap(), full);
     }
 }
 
