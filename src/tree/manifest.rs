@@ -27,6 +27,7 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EntryKind {
+    /// A regular file.
     Regular {
         /// The owner-execute bit (`S_IXUSR`), as Nix reads it.
         executable: bool,
@@ -35,10 +36,12 @@ pub enum EntryKind {
         /// SHA-256 of the contents, lowercase hex.
         sha256: String,
     },
+    /// A symlink, never followed.
     Symlink {
         /// The link's target, escaped like a name if not UTF-8.
         target: String,
     },
+    /// A directory; its entries have their own keys.
     Directory,
 }
 

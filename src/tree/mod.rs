@@ -1,4 +1,9 @@
 //! Trees on disk: NAR serialisation and hash (SPEC §5), per-file manifest and diff.
+//!
+//! Main entry points: [`hash_path`] -> [`TreeHash`], [`write_nar`],
+//! [`manifest`] -> [`Manifest`], [`diff_trees`] -> [`Difference`]s.
+//! Nothing here follows a symlink or opens anything but regular files and
+//! directories, so a fifo in a tree is an error, never a hang.
 
 mod diff;
 mod hash;
@@ -43,6 +48,7 @@ pub enum TreeError {
 }
 
 impl TreeError {
+    /// The process exit status for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
             TreeError::BadPath { .. } => crate::error::EXIT_INVALID,
@@ -67,20 +73,32 @@ pub struct TreeHash {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiffKind {
+    /// Regular file on both sides, contents differ (the executable bit may
+    /// differ too; the descriptions show it).
     Content,
+    /// Different types (regular, symlink, directory); nothing beneath the
+    /// path is listed.
     Type,
+    /// Same contents, only the owner-execute bit differs.
     Executable,
+    /// Symlink on both sides, targets differ.
     SymlinkTarget,
+    /// Present in A only; nothing beneath the path is listed.
     OnlyInA,
+    /// Present in B only; nothing beneath the path is listed.
     OnlyInB,
 }
 
-/// One differing path, relative to the tree roots ("" is the root itself).
+/// One differing path, relative to the tree roots ("" is the root itself),
+/// keyed as in a [`Manifest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Difference {
     pub path: String,
     pub kind: DiffKind,
-    /// Short description of side A (e.g. "sha256-..., 12 bytes", "symlink -> x").
+    /// Short description of side A, `None` if absent there, e.g.
+    /// `regular, 12 bytes, sha256 ab12cd34ef56…`, `executable, …`,
+    /// `symlink -> target`, `directory, 3 entries`.
     pub a: Option<String>,
+    /// Short description of side B, as for `a`.
     pub b: Option<String>,
 }
