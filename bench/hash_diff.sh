@@ -21,6 +21,7 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/envtwin-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 
+echo "machine: $(nproc) CPUs, load $(cut -d" " -f1-3 /proc/loadavg); $(nix --version)"
 echo "building envtwin (release)..."
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 envtwin="$here/target/release/envtwin"
@@ -84,6 +85,10 @@ if [ "$ours" != "$theirs" ]; then
     exit 1
 fi
 echo "hash: $ours (equal to nix hash path)"
+if ! "$envtwin" diff "$work/t1" "$work/t2" >/dev/null; then
+    echo "bench: envtwin diff finds differences between a tree and its copy" >&2
+    exit 1
+fi
 
 # Let writeback of the fresh trees finish (it skews every timing), then
 # warm the page cache for both trees.
@@ -94,15 +99,15 @@ find "$work" -type f -exec cat {} + >/dev/null
 median_ms() {
     if command -v hyperfine >/dev/null; then
         local json="$work/hf.json"
-        # diff exits 1 on differences; identical trees give 0 anyway.
-        hyperfine --style none --warmup 1 --runs "$RUNS" -N --export-json "$json" "$*" >/dev/null
+        # -i: diff exits 1 when the trees differ (the last, informative runs).
+        hyperfine --style none --warmup 1 --runs "$RUNS" -N -i --export-json "$json" "$*" >/dev/null
         python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["results"][0]["median"]*1000, 1))' "$json"
     else
         local times=() t0 t1
-        "$@" >/dev/null
+        "$@" >/dev/null || true
         for _ in $(seq "$RUNS"); do
             t0=$(date +%s%N)
-            "$@" >/dev/null
+            "$@" >/dev/null || true
             t1=$(date +%s%N)
             times+=($(( (t1 - t0) / 1000 )))
         done
@@ -123,3 +128,14 @@ printf '%-34s %10s ms\n' "envtwin hash T1" "$h_env" "nix hash path T1" "$h_nix" 
     "envtwin diff T1 T2" "$d_env" "diff -r --no-dereference T1 T2" "$d_diff"
 echo "ratio envtwin/nix:    $(ratio "$h_env" "$h_nix")"
 echo "ratio envtwin/diff-r: $(ratio "$d_env" "$d_diff")"
+
+# For information (no target): one file differs, so envtwin does the
+# per-file pass after the two hashes.
+victim=$(find "$work/t2" -type f -size +1k -print -quit)
+echo "changed" >>"$victim"
+sync
+d1_env=$(median_ms "$envtwin" diff "$work/t1" "$work/t2")
+d1_diff=$(median_ms diff -r --no-dereference "$work/t1" "$work/t2")
+echo
+echo "one file changed (information only):"
+printf '%-34s %10s ms\n' "envtwin diff T1 T2" "$d1_env" "diff -r --no-dereference T1 T2" "$d1_diff"
