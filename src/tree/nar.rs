@@ -155,6 +155,7 @@ impl<S: BlockSink> NarWriter<S> {
                     path: &self.path,
                 };
                 let (dir, entries) = walk::list_dir_at(at)?;
+                self.str(b"directory")?;
                 // Keep it open for its entries, up to a bounded depth;
                 // deeper directories fall back to full paths.
                 let keep = self.dirs.len() == self.depth && self.depth < MAX_OPEN_DIRS;
@@ -164,7 +165,6 @@ impl<S: BlockSink> NarWriter<S> {
                     drop(dir);
                 }
                 self.depth += 1;
-                self.str(b"directory")?;
                 let mut done = Ok(());
                 for (name, kind) in entries {
                     done = self.entry(&name, kind);
