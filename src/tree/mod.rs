@@ -1,7 +1,25 @@
 //! Trees on disk: NAR serialisation and hash (SPEC §5), per-file manifest and diff.
+//!
+//! Main entry points: [`hash_path`] -> [`TreeHash`], [`write_nar`],
+//! [`manifest`] -> [`Manifest`], [`diff_trees`] -> [`Difference`]s.
+//! Nothing here follows a symlink or opens anything but regular files and
+//! directories, so a fifo in a tree is an error, never a hang.
+
+mod diff;
+mod hash;
+mod manifest;
+mod nar;
+#[cfg(test)]
+mod tests;
+mod walk;
+
+pub use diff::{diff_manifests, diff_trees};
+pub use hash::{hash_pair, hash_path, nar_sha256, nix32, sri};
+pub use manifest::{Entry, EntryKind, Manifest, escape_name, manifest};
+pub use nar::write_nar;
 
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Errors reading a tree.
 #[derive(Debug, thiserror::Error)]
@@ -23,14 +41,19 @@ pub enum TreeError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Writing the NAR stream to its destination failed (e.g. a closed
+    /// pipe under `envtwin hash --nar | head`; exit 3).
+    #[error("writing the NAR stream: {source}")]
+    Write { source: std::io::Error },
 }
 
 impl TreeError {
+    /// The process exit status for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
             TreeError::BadPath { .. } => crate::error::EXIT_INVALID,
             TreeError::SpecialFile { .. } => crate::error::EXIT_FAILED,
-            TreeError::Io { .. } => crate::error::EXIT_HARNESS,
+            TreeError::Io { .. } | TreeError::Write { .. } => crate::error::EXIT_HARNESS,
         }
     }
 }
@@ -50,21 +73,33 @@ pub struct TreeHash {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiffKind {
+    /// Regular file on both sides, contents differ (the executable bit may
+    /// differ too; the descriptions show it).
     Content,
+    /// Different types (regular, symlink, directory); nothing beneath the
+    /// path is listed.
     Type,
+    /// Same contents, only the owner-execute bit differs.
     Executable,
+    /// Symlink on both sides, targets differ.
     SymlinkTarget,
+    /// Present in A only; nothing beneath the path is listed.
     OnlyInA,
+    /// Present in B only; nothing beneath the path is listed.
     OnlyInB,
 }
 
-/// One differing path, relative to the tree roots ("" is the root itself).
+/// One differing path, relative to the tree roots ("" is the root itself),
+/// keyed as in a [`Manifest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Difference {
     pub path: String,
     pub kind: DiffKind,
-    /// Short description of side A (e.g. "sha256-..., 12 bytes", "symlink -> x").
+    /// Short description of side A, `None` if absent there, e.g.
+    /// `regular, 12 bytes, sha256 ab12cd34ef56…`, `executable, …`,
+    /// `symlink -> target`, `directory, 3 entries`.
     pub a: Option<String>,
+    /// Short description of side B, as for `a`.
     pub b: Option<String>,
 }
 

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Benchmark envtwin's tree hash and diff against `nix hash path` and
+# `diff -r` on a generated tree of 20,000 files / ~230 MB (page cache warm).
+#
+#   bench/hash_diff.sh [FILES] [MEGABYTES]
+#
+# Prints the median time of each command and the ratios envtwin/nix and
+# envtwin/diff-r; the target is both <= 1.0. Uses hyperfine when installed
+# (apt-get install -y hyperfine), else a median of 5 timed runs.
+set -euo pipefail
+
+FILES=${1:-20000}
+MEGABYTES=${2:-230}
+RUNS=5
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+for tool in nix python3 diff; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 2; }
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/envtwin-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+
+echo "machine: $(nproc) CPUs, load $(cut -d" " -f1-3 /proc/loadavg); $(nix --version)"
+echo "building envtwin (release)..."
+cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+envtwin="$here/target/release/envtwin"
+
+echo "generating $FILES files / ~$MEGABYTES MB in $work/t1..."
+python3 - "$work/t1" "$FILES" "$MEGABYTES" <<'EOF'
+import os, random, sys
+root, nfiles, mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = random.Random(42)
+# Sizes like a software environment: mostly small files, a few large ones.
+sizes = []
+for _ in range(nfiles):
+    r = rng.random()
+    if r < 0.70:
+        sizes.append(rng.randint(0, 4096))
+    elif r < 0.97:
+        sizes.append(rng.randint(4096, 65536))
+    else:
+        sizes.append(rng.randint(65536, 4 << 20))
+scale = mb * 1_000_000 / max(1, sum(sizes))
+sizes = [int(s * scale) for s in sizes]
+# Nested directories: lib/pkgN/sub/..., up to 4 levels, ~50 files each.
+dirs = [""]
+while len(dirs) < max(1, nfiles // 50):
+    parent = rng.choice(dirs)
+    if parent.count("/") < 4:
+        dirs.append(os.path.join(parent, "d%d" % len(dirs)))
+os.makedirs(root)
+for d in dirs:
+    os.makedirs(os.path.join(root, d), exist_ok=True)
+blob = rng.randbytes(8 << 20)  # seeded: the same tree every run
+paths = []
+for i, size in enumerate(sizes):
+    p = os.path.join(root, rng.choice(dirs), "f%05d" % i)
+    start = rng.randrange(0, len(blob) - min(size, len(blob)) + 1)
+    with open(p, "wb") as f:
+        left = size
+        while left > 0:  # files larger than the blob repeat it
+            chunk = blob[start:start + left] if start + left <= len(blob) else blob[start:]
+            f.write(chunk)
+            left -= len(chunk)
+            start = 0
+    if rng.random() < 0.1:
+        os.chmod(p, 0o755)
+    paths.append(p)
+for i in range(nfiles // 40):
+    target = os.path.relpath(rng.choice(paths), root)
+    if rng.random() < 0.1:
+        target = "dangling/%d" % i
+    os.symlink(target, os.path.join(root, "link%04d" % i))
+EOF
+cp -a "$work/t1" "$work/t2"
+du -sh "$work/t1" | sed 's/^/tree size: /'
+echo "files: $(find "$work/t1" -type f | wc -l), symlinks: $(find "$work/t1" -type l | wc -l)"
+
+# Same answer first: a benchmark of a wrong hash is worthless.
+ours=$("$envtwin" hash "$work/t1")
+theirs=$(nix --extra-experimental-features nix-command hash path "$work/t1")
+if [ "$ours" != "$theirs" ]; then
+    echo "bench: hash mismatch: envtwin $ours, nix $theirs" >&2
+    exit 1
+fi
+echo "hash: $ours (equal to nix hash path)"
+if ! "$envtwin" diff "$work/t1" "$work/t2" >/dev/null; then
+    echo "bench: envtwin diff finds differences between a tree and its copy" >&2
+    exit 1
+fi
+
+# Let writeback of the fresh trees finish (it skews every timing), then
+# warm the page cache for both trees.
+sync
+find "$work" -type f -exec cat {} + >/dev/null
+
+# median_ms CMD...: median wall time of $RUNS runs in milliseconds.
+median_ms() {
+    if command -v hyperfine >/dev/null; then
+        local json="$work/hf.json"
+        # -i: diff exits 1 when the trees differ (the last, informative runs).
+        hyperfine --style none --warmup 1 --runs "$RUNS" -N -i --export-json "$json" "$*" >/dev/null
+        python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["results"][0]["median"]*1000, 1))' "$json"
+    else
+        local times=() t0 t1
+        "$@" >/dev/null || true
+        for _ in $(seq "$RUNS"); do
+            t0=$(date +%s%N)
+            "$@" >/dev/null || true
+            t1=$(date +%s%N)
+            times+=($(( (t1 - t0) / 1000 )))
+        done
+        printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p" |
+            awk '{printf "%.1f\n", $1 / 1000}'
+    fi
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+h_env=$(median_ms "$envtwin" hash "$work/t1")
+h_nix=$(median_ms nix --extra-experimental-features nix-command hash path "$work/t1")
+d_env=$(median_ms "$envtwin" diff "$work/t1" "$work/t2")
+d_diff=$(median_ms diff -r --no-dereference "$work/t1" "$work/t2")
+
+echo
+printf '%-34s %10s ms\n' "envtwin hash T1" "$h_env" "nix hash path T1" "$h_nix" \
+    "envtwin diff T1 T2" "$d_env" "diff -r --no-dereference T1 T2" "$d_diff"
+echo "ratio envtwin/nix:    $(ratio "$h_env" "$h_nix")"
+echo "ratio envtwin/diff-r: $(ratio "$d_env" "$d_diff")"
+
+# For information (no target): one file differs, so envtwin does the
+# per-file pass after the two hashes.
+victim=$(find "$work/t2" -type f -size +1k -print -quit)
+echo "changed" >>"$victim"
+sync
+d1_env=$(median_ms "$envtwin" diff "$work/t1" "$work/t2")
+d1_diff=$(median_ms diff -r --no-dereference "$work/t1" "$work/t2")
+echo
+echo "one file changed (information only):"
+printf '%-34s %10s ms\n' "envtwin diff T1 T2" "$d1_env" "diff -r --no-dereference T1 T2" "$d1_diff"

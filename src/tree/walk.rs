@@ -1,0 +1,218 @@
+//! Filesystem access shared by the NAR writer and the manifest: listing a
+//! directory in NAR order, classifying entries without following symlinks,
+//! and opening regular files so that a fifo can never block us.
+
+use super::TreeError;
+use nix::dir::{Dir, Type};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
+/// What a path is, as far as the NAR format cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Regular,
+    Symlink,
+    Directory,
+}
+
+/// `S_IXUSR`: Nix marks a file executable when the owner may execute it
+/// (`nix-store --dump` tests exactly this bit, not group or other).
+const OWNER_EXEC: u32 = 0o100;
+
+/// The kind of the root path, which must exist (else `BadPath`).
+pub(crate) fn root_kind(path: &Path) -> Result<Kind, TreeError> {
+    let meta = std::fs::symlink_metadata(path).map_err(|source| TreeError::BadPath {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    kind_of(path, meta.file_type())
+}
+
+/// Classify a `std` file type, rejecting what NAR cannot hold.
+pub(crate) fn kind_of(path: &Path, ft: std::fs::FileType) -> Result<Kind, TreeError> {
+    if ft.is_symlink() {
+        Ok(Kind::Symlink)
+    } else if ft.is_dir() {
+        Ok(Kind::Directory)
+    } else if ft.is_file() {
+        Ok(Kind::Regular)
+    } else {
+        let kind = if ft.is_fifo() {
+            "fifo"
+        } else if ft.is_socket() {
+            "socket"
+        } else if ft.is_char_device() {
+            "character device"
+        } else if ft.is_block_device() {
+            "block device"
+        } else {
+            "special file"
+        };
+        Err(TreeError::SpecialFile {
+            path: path.to_path_buf(),
+            kind,
+        })
+    }
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> TreeError {
+    TreeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where to find an entry: by its full path, or (faster: no path walk
+/// from the root for each file) by name relative to its open parent.
+/// `path` is always the full path, for fallbacks and error messages.
+#[derive(Clone, Copy)]
+pub(crate) struct At<'a> {
+    pub parent: Option<(RawFd, &'a OsStr)>,
+    pub path: &'a Path,
+}
+
+impl<'a> At<'a> {
+    pub fn path(path: &'a Path) -> Self {
+        At { parent: None, path }
+    }
+
+    fn open(self, flags: OFlag) -> Result<OwnedFd, TreeError> {
+        let fd = match self.parent {
+            Some((dirfd, name)) => nix::fcntl::openat(Some(dirfd), name, flags, Mode::empty()),
+            None => nix::fcntl::open(self.path, flags, Mode::empty()),
+        }
+        .map_err(|e| io_err(self.path, std::io::Error::from(e)))?;
+        // SAFETY: `fd` was just returned by open(2)/openat(2); nothing else
+        // owns it, so the OwnedFd is its only owner and closes it once.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+/// The entries of directory `dir`, sorted by raw byte name (NAR order), each
+/// with its kind. `.`/`..` are left out. The directory is opened with
+/// `O_NOFOLLOW`, so a directory swapped for a symlink is not followed.
+pub(crate) fn list_dir(dir: &Path) -> Result<Vec<(OsString, Kind)>, TreeError> {
+    list_dir_at(At::path(dir)).map(|(_, entries)| entries)
+}
+
+/// [`list_dir`], also returning the open directory so that the caller can
+/// open its entries relative to it (or drop it to bound open descriptors).
+pub(crate) fn list_dir_at(at: At) -> Result<(Dir, Vec<(OsString, Kind)>), TreeError> {
+    let dir = at.path;
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = at.open(flags)?;
+    let mut handle = Dir::from(fd).map_err(|e| io_err(dir, std::io::Error::from(e)))?;
+    let mut out = Vec::new();
+    for entry in handle.iter() {
+        let entry = entry.map_err(|e| io_err(dir, std::io::Error::from(e)))?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let name = OsString::from_vec(name.to_vec());
+        let kind = match entry.file_type() {
+            Some(Type::File) => Kind::Regular,
+            Some(Type::Directory) => Kind::Directory,
+            Some(Type::Symlink) => Kind::Symlink,
+            Some(Type::Fifo) => return Err(special(dir, &name, "fifo")),
+            Some(Type::Socket) => return Err(special(dir, &name, "socket")),
+            Some(Type::CharacterDevice) => return Err(special(dir, &name, "character device")),
+            Some(Type::BlockDevice) => return Err(special(dir, &name, "block device")),
+            // Filesystems without d_type: ask lstat.
+            None => {
+                let path = dir.join(&name);
+                let meta = std::fs::symlink_metadata(&path).map_err(|e| io_err(&path, e))?;
+                kind_of(&path, meta.file_type())?
+            }
+        };
+        out.push((name, kind));
+    }
+    out.sort_unstable_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
+    Ok((handle, out))
+}
+
+fn special(dir: &Path, name: &OsString, kind: &'static str) -> TreeError {
+    TreeError::SpecialFile {
+        path: dir.join(name),
+        kind,
+    }
+}
+
+/// A regular file opened for reading, with what NAR records about it.
+pub(crate) struct OpenFile {
+    pub file: File,
+    pub executable: bool,
+    pub size: u64,
+}
+
+/// Open a regular file without following a symlink and without blocking:
+/// if the entry was swapped for a fifo since it was listed, `O_NONBLOCK`
+/// keeps `open` from hanging and the `fstat` check reports it.
+pub(crate) fn open_regular(path: &Path) -> Result<OpenFile, TreeError> {
+    open_regular_at(At::path(path))
+}
+
+/// [`open_regular`] relative to an open parent directory.
+pub(crate) fn open_regular_at(at: At) -> Result<OpenFile, TreeError> {
+    let path = at.path;
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let file = File::from(at.open(flags)?);
+    let meta = file.metadata().map_err(|e| io_err(path, e))?;
+    if kind_of(path, meta.file_type())? != Kind::Regular {
+        return Err(io_err(
+            path,
+            std::io::Error::other("changed from a regular file while being read"),
+        ));
+    }
+    Ok(OpenFile {
+        file,
+        executable: meta.mode() & OWNER_EXEC != 0,
+        size: meta.len(),
+    })
+}
+
+/// The target of a symlink, as raw bytes.
+pub(crate) fn read_link(path: &Path) -> Result<Vec<u8>, TreeError> {
+    read_link_at(At::path(path))
+}
+
+/// [`read_link`] relative to an open parent directory.
+pub(crate) fn read_link_at(at: At) -> Result<Vec<u8>, TreeError> {
+    let target = match at.parent {
+        Some((dirfd, name)) => nix::fcntl::readlinkat(Some(dirfd), name),
+        None => nix::fcntl::readlink(at.path),
+    };
+    target
+        .map(OsString::into_vec)
+        .map_err(|e| io_err(at.path, std::io::Error::from(e)))
+}
+
+/// Read exactly `buf.len()` bytes; a file that shrank since `fstat` is an
+/// error rather than a silently short NAR.
+pub(crate) fn read_full(file: &mut File, path: &Path, buf: &mut [u8]) -> Result<(), TreeError> {
+    use std::io::Read;
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read(&mut buf[done..]) {
+            Ok(0) => {
+                return Err(io_err(
+                    path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "file shrank while being read",
+                    ),
+                ));
+            }
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(path, e)),
+        }
+    }
+    Ok(())
+}
