@@ -103,5 +103,3 @@ pub struct Difference {
     pub b: Option<String>,
 }
 
-mod stub;
-pub use stub::*;
