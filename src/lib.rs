@@ -17,7 +17,7 @@ pub mod twin;
 pub mod verdict;
 
 use cli::{Cli, Command, Format, RunArgs};
-use error::{EXIT_FAILED, EXIT_HARNESS, EXIT_INVALID, EXIT_OK, Error};
+use error::{EXIT_FAILED, EXIT_OK, Error};
 use rayon::prelude::*;
 use report::{Report, ScenarioReport, Verdict};
 use sandbox::variation::Variation;
@@ -233,6 +233,3 @@ fn diff(a: PathBuf, b: PathBuf, format: Format) -> Result<i32, Error> {
         EXIT_FAILED
     })
 }
-
-#[allow(dead_code)]
-const _EXIT_CODES: [i32; 2] = [EXIT_INVALID, EXIT_HARNESS];

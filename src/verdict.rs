@@ -317,35 +317,35 @@ fn probe_checks(s: &Scenario, pa: &Probes, pb: &Probes, checks: &mut Vec<Check>)
                     want.exit
                 ));
             }
-            if let Some(out) = &want.stdout {
-                if &r.stdout != out {
-                    problems.push(format!(
-                        "expected stdout {:?}, build {side} printed {:?}",
-                        out,
-                        clip(&r.stdout, 200)
-                    ));
-                }
-            }
-            if let Some(part) = &want.stdout_contains {
-                if !r.stdout.contains(part.as_str()) {
-                    problems.push(format!(
-                        "expected stdout containing {:?}, build {side} printed {:?}",
-                        part,
-                        clip(&r.stdout, 200)
-                    ));
-                }
-            }
-        }
-        if let [(_, Some(ra)), (_, Some(rb))] = results.as_slice() {
-            if (ra.exit_code, &ra.stdout) != (rb.exit_code, &rb.stdout) {
+            if let Some(out) = &want.stdout
+                && &r.stdout != out
+            {
                 problems.push(format!(
-                    "builds disagree: A exited {:?} printing {:?}, B exited {:?} printing {:?}",
-                    ra.exit_code,
-                    clip(&ra.stdout, 100),
-                    rb.exit_code,
-                    clip(&rb.stdout, 100)
+                    "expected stdout {:?}, build {side} printed {:?}",
+                    out,
+                    clip(&r.stdout, 200)
                 ));
             }
+            if let Some(part) = &want.stdout_contains
+                && !r.stdout.contains(part.as_str())
+            {
+                problems.push(format!(
+                    "expected stdout containing {:?}, build {side} printed {:?}",
+                    part,
+                    clip(&r.stdout, 200)
+                ));
+            }
+        }
+        if let [(_, Some(ra)), (_, Some(rb))] = results.as_slice()
+            && (ra.exit_code, &ra.stdout) != (rb.exit_code, &rb.stdout)
+        {
+            problems.push(format!(
+                "builds disagree: A exited {:?} printing {:?}, B exited {:?} printing {:?}",
+                ra.exit_code,
+                clip(&ra.stdout, 100),
+                rb.exit_code,
+                clip(&rb.stdout, 100)
+            ));
         }
         checks.push(Check {
             check: "run".into(),

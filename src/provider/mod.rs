@@ -12,7 +12,7 @@ use crate::scenario::{Provider, Scenario};
 /// Ready to build, skipped with a reason (e.g. the provider's tool is
 /// missing), or failed before building (a scenario the provider cannot take).
 pub enum Prepared {
-    Ready(BuildCommand),
+    Ready(Box<BuildCommand>),
     Skip(String),
     Fail(String),
 }
@@ -21,7 +21,7 @@ pub enum Prepared {
 /// whose tools are missing fails the scenario instead of skipping it.
 pub fn prepare(s: &Scenario, require: bool) -> Prepared {
     let p = match &s.provider {
-        Provider::Shell => Prepared::Ready(shell::command(s)),
+        Provider::Shell => Prepared::Ready(Box::new(shell::command(s))),
         Provider::Nix(spec) => nix::prepare(s, spec),
     };
     match p {

@@ -59,7 +59,7 @@ pub fn prepare(s: &Scenario, nix: &NixSpec) -> Prepared {
         return Prepared::Skip(format!("nix-build is not installed; {INSTALL_HINT}"));
     };
     match command(s, nix, nix_build, nix_shell, nix_store) {
-        Ok(c) => Prepared::Ready(c),
+        Ok(c) => Prepared::Ready(Box::new(c)),
         Err(e) => Prepared::Fail(e),
     }
 }

@@ -56,10 +56,10 @@ pub fn setup_root(spec: &SandboxSpec) -> R<()> {
 
     let out_at = spec.out_storage_at.as_deref().unwrap_or(&spec.out);
     let mut targets: Vec<&str> = vec![out_at, &spec.build_dir, SRC_MOUNT];
-    if spec.out_storage_at.is_some() {
-        if let Some(parent) = Path::new(&spec.out).parent().and_then(|p| p.to_str()) {
-            targets.push(parent);
-        }
+    if spec.out_storage_at.is_some()
+        && let Some(parent) = Path::new(&spec.out).parent().and_then(|p| p.to_str())
+    {
+        targets.push(parent);
     }
     targets.extend(spec.empty_dirs.iter().map(String::as_str));
     targets.extend(spec.writable_mounts.iter().map(|(_, t)| t.as_str()));

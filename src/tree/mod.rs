@@ -102,4 +102,3 @@ pub struct Difference {
     /// Short description of side B, as for `a`.
     pub b: Option<String>,
 }
-
