@@ -111,7 +111,7 @@ fn pid1(spec: &SandboxSpec, result_file: &mut File) -> i32 {
         Err(e) => result.setup_error = Some(format!("running the build: {e}")),
     }
     if result.exit_code == Some(0) {
-        if let Err(e) = mounts::seal_out(&spec.out) {
+        if let Err(e) = mounts::seal_out(spec.out_storage_at.as_deref().unwrap_or(&spec.out)) {
             result.setup_error = Some(e);
         } else {
             let mut exec =
@@ -273,14 +273,20 @@ fn child_exec(
 /// Run a probe command by `/bin/sh -c`, with the build's environment but the
 /// given PATH, capturing stdout and stderr in memory files.
 fn capture(spec: &SandboxSpec, script: &str, args: &[&str], path: &str) -> Captured {
-    let mut argv: Vec<String> = spec.probe.wrapper.clone();
-    argv.extend([
-        "/bin/sh".to_string(),
-        "-c".into(),
-        script.into(),
-        "sh".into(),
-    ]);
-    argv.extend(args.iter().map(|a| a.to_string()));
+    let mut inner: Vec<String> = vec!["/bin/sh".into(), "-c".into(), script.into(), "sh".into()];
+    inner.extend(args.iter().map(|a| a.to_string()));
+    let argv = if spec.probe.wrapper.is_empty() {
+        inner
+    } else {
+        // A wrapper such as `nix-shell --run` takes one command string.
+        let quoted: Vec<String> = inner
+            .iter()
+            .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+            .collect();
+        let mut argv = spec.probe.wrapper.clone();
+        argv.push(format!("exec {}", quoted.join(" ")));
+        argv
+    };
     let env: Vec<(String, String)> = spec
         .env
         .iter()

@@ -320,6 +320,23 @@ fn setup_dev(dev: &Path) -> R<()> {
             format!("/dev/{name}")
         })?;
     }
+    // A private devpts: Nix (and many build tools) open pseudoterminals.
+    let pts = dev.join("pts");
+    mkdir(&pts)?;
+    ctx(
+        mount(
+            Some("devpts"),
+            &pts,
+            Some("devpts"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            Some("newinstance,ptmxmode=0666,mode=0620"),
+        ),
+        || "mounting /dev/pts".into(),
+    )?;
+    ctx(
+        std::os::unix::fs::symlink("pts/ptmx", dev.join("ptmx")),
+        || "/dev/ptmx".into(),
+    )?;
     let shm = dev.join("shm");
     mkdir(&shm)?;
     tmpfs(&shm, "mode=1777")
