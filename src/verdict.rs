@@ -67,7 +67,7 @@ fn build_check(side: &str, b: &BuildOutcome) -> Check {
     let tail = if b.stderr_tail.trim().is_empty() {
         String::new()
     } else {
-        let last: Vec<&str> = b.stderr_tail.lines().rev().take(5).collect();
+        let last: Vec<&str> = b.stderr_tail.lines().rev().take(12).collect();
         let last: Vec<&str> = last.into_iter().rev().collect();
         format!("; last lines of output:\n{}", indent(&last.join("\n")))
     };

@@ -25,12 +25,18 @@ pub const INSTALL_HINT: &str = "install it with `apt-get install -y nix-bin busy
 const NIX_CONFIG: &str =
     "substituters =\nbuild-users-group =\nsandbox = false\nexperimental-features = nix-command\n";
 
-/// Find a host tool on the usual system PATH.
+/// Find a Nix tool: in `$ENVTWIN_NIX_BIN` if set (a directory), else on the
+/// usual system PATH. The sandbox sees the host's root, so the same path
+/// works inside.
 fn find_tool(name: &str) -> Option<PathBuf> {
-    crate::sandbox::plan::BASE_PATH
-        .split(':')
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
+    let dirs: Vec<PathBuf> = match std::env::var_os("ENVTWIN_NIX_BIN") {
+        Some(d) => vec![PathBuf::from(d)],
+        None => crate::sandbox::plan::BASE_PATH
+            .split(':')
+            .map(PathBuf::from)
+            .collect(),
+    };
+    dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// Translate a host path under the scenario directory to its `$src` path.

@@ -5,6 +5,7 @@ mod bad_input;
 mod checks;
 mod isolation;
 mod lifecycle;
+mod nix;
 mod support;
 mod tools;
 mod variations;
