@@ -17,7 +17,7 @@ pub mod twin;
 pub mod verdict;
 
 use cli::{Cli, Command, Format, RunArgs};
-use error::{EXIT_FAILED, EXIT_OK, Error};
+use error::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, Error};
 use rayon::prelude::*;
 use report::{Report, ScenarioReport, Verdict};
 use sandbox::variation::Variation;
@@ -38,6 +38,14 @@ pub fn run(cli: Cli) -> i32 {
     sandbox::cleanup::park_if_interrupted();
     match result {
         Ok(code) => code,
+        Err(Error::Invalid(diags)) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            let n = diags.len();
+            eprintln!("envtwin: {n} problem{} in the input; nothing was built", if n == 1 { "" } else { "s" });
+            EXIT_INVALID
+        }
         Err(e) => {
             eprintln!("envtwin: {e}");
             e.exit_code()
