@@ -76,6 +76,10 @@ pub struct RunArgs {
     /// not installed. Implied when CI=true.
     #[arg(long)]
     pub require_providers: bool,
+    /// Directory for the builds' trees [default: /dev/shm if it is a tmpfs
+    /// with 4 GiB free, else $TMPDIR or /tmp]
+    #[arg(long, value_name = "DIR", env = "ENVTWIN_WORKDIR")]
+    pub workdir: Option<PathBuf>,
     /// Build B exactly like build A (no variations).
     #[arg(long, conflicts_with = "vary")]
     pub no_vary: bool,

@@ -43,7 +43,10 @@ pub fn run(cli: Cli) -> i32 {
                 eprintln!("{d}");
             }
             let n = diags.len();
-            eprintln!("envtwin: {n} problem{} in the input; nothing was built", if n == 1 { "" } else { "s" });
+            eprintln!(
+                "envtwin: {n} problem{} in the input; nothing was built",
+                if n == 1 { "" } else { "s" }
+            );
             EXIT_INVALID
         }
         Err(e) => {
@@ -107,6 +110,7 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
         keep: args.keep,
         // In CI a missing provider must not pass silently as "skipped".
         require_providers: args.require_providers || std::env::var("CI").as_deref() == Ok("true"),
+        workdir: args.workdir.clone().unwrap_or_else(twin::default_workdir),
     };
     let reports: Vec<ScenarioReport> = pool.install(|| {
         scenarios

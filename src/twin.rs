@@ -57,6 +57,26 @@ pub struct TwinOptions {
     pub keep: bool,
     /// A scenario whose provider is not installed fails instead of skipping.
     pub require_providers: bool,
+    /// Where the builds' trees are created.
+    pub workdir: PathBuf,
+}
+
+/// Where build trees go by default: `/dev/shm` when it is a writable tmpfs
+/// with room (builds are metadata-heavy: a venv or a Nix store is thousands
+/// of small files and symlinks, 2-3x faster on tmpfs than on a disk), else
+/// the system temp dir.
+pub fn default_workdir() -> PathBuf {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const ROOM: u64 = 4 << 30;
+    let shm = PathBuf::from("/dev/shm");
+    if let Ok(st) = nix::sys::statfs::statfs(&shm) {
+        let free = st.blocks_available() * st.block_size() as u64;
+        let writable = nix::unistd::access(&shm, nix::unistd::AccessFlags::W_OK).is_ok();
+        if st.filesystem_type().0 == TMPFS_MAGIC && free >= ROOM && writable {
+            return shm;
+        }
+    }
+    std::env::temp_dir()
 }
 
 /// Which variations build B gets for this scenario.
@@ -76,7 +96,7 @@ pub fn build(
 ) -> Result<TwinOutcome, String> {
     let dir = tempfile::Builder::new()
         .prefix(&format!("envtwin-{}-", s.name))
-        .tempdir()
+        .tempdir_in(&opts.workdir)
         .map_err(|e| format!("cannot create a temp dir: {e}"))?;
     cleanup::register_tree(dir.path().to_path_buf());
     let result = build_in(s, command, opts, dir.path().to_path_buf());

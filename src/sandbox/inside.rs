@@ -234,12 +234,11 @@ fn child_exec(
             let mut set: libc::cpu_set_t = std::mem::zeroed();
             let mut cur: libc::cpu_set_t = std::mem::zeroed();
             libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut cur);
-            let mut taken = 0;
-            for cpu in 0..libc::CPU_SETSIZE as usize {
-                if taken < n && libc::CPU_ISSET(cpu, &cur) {
-                    libc::CPU_SET(cpu, &mut set);
-                    taken += 1;
-                }
+            let allowed: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &cur))
+                .collect();
+            for i in 0..n.min(allowed.len()) {
+                libc::CPU_SET(allowed[(spec.cpu_start + i) % allowed.len()], &mut set);
             }
             libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
         }

@@ -48,6 +48,9 @@ pub struct SandboxSpec {
     pub umask: u32,
     /// Restrict the build to this many CPUs; `None` = all.
     pub cpus: Option<usize>,
+    /// Which allowed CPU the restricted set starts at, so that builds
+    /// restricted to one CPU do not all queue on CPU 0.
+    pub cpu_start: usize,
     /// Disable address space randomisation for the build.
     pub no_aslr: bool,
     /// The build's whole environment, in this order.

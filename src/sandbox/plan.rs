@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 /// The base PATH a build sees (exec_path adds one empty directory in B).
 pub const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const EXTRA_PATH_DIR: &str = "/envtwin/empty-bin";
+/// Round-robin start CPU for builds restricted to fewer CPUs than all.
+static NEXT_CPU: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 /// What the environment hash covers.
@@ -276,6 +278,7 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
         gid: s.gid,
         umask: s.umask,
         cpus: s.cpus,
+        cpu_start: NEXT_CPU.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         no_aslr: s.no_aslr,
         env,
         network: input.network,

@@ -141,6 +141,7 @@ fn ctrl_c_stops_the_sandboxes_and_removes_the_trees() {
         .args(["run", "s.yaml"])
         .current_dir(p.path())
         .env("TMPDIR", p.tmp.path())
+        .env("ENVTWIN_WORKDIR", p.tmp.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
