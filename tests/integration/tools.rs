@@ -68,7 +68,7 @@ fn diff_exit_codes_and_output() {
 
 #[test]
 fn the_shipped_scenarios_pass() {
-    if !require_tool("python3") {
+    if !require_tool("python3") || !require_tool("nix-build") {
         return;
     }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -81,10 +81,20 @@ fn the_shipped_scenarios_pass() {
         .expect("run");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(out.status.code(), Some(0), "{report:#}");
-    assert_eq!(scenario(&report, "python-todo")["verdict"], "pass");
-    assert_eq!(scenario(&report, "hello")["verdict"], "pass");
-    let st = scenario(&report, "stamped");
-    assert_eq!(st["verdict"], "pass");
-    assert_eq!(st["reproducible"], false);
+    for name in ["python-todo", "hello", "nix-hello-shell", "nix-article-env", "nix-article-env-build"] {
+        let s = scenario(&report, name);
+        assert_eq!(s["verdict"], "pass", "{name}");
+        assert_eq!(s["reproducible"], true, "{name}");
+    }
+    for name in ["stamped", "nix-stamped"] {
+        let s = scenario(&report, name);
+        assert_eq!(s["verdict"], "pass", "{name}");
+        assert_eq!(s["reproducible"], false, "{name}");
+        assert!(!s["differences"].as_array().expect("differences").is_empty(), "{name}");
+    }
+    let hello = &scenario(&report, "nix-article-env")["builds"]["a"];
+    assert_eq!(hello["path"][0], "/envtwin/shell");
+    assert!(hello["which"]["gcc"].is_null() && hello["which"]["python3"].is_null());
+    assert_eq!(hello["which"]["todo"]["inside"], true);
     assert!(p.leftovers().is_empty());
 }
