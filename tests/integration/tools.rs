@@ -81,7 +81,13 @@ fn the_shipped_scenarios_pass() {
         .expect("run");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(out.status.code(), Some(0), "{report:#}");
-    for name in ["python-todo", "hello", "nix-hello-shell", "nix-article-env", "nix-article-env-build"] {
+    for name in [
+        "python-todo",
+        "hello",
+        "nix-hello-shell",
+        "nix-article-env",
+        "nix-article-env-build",
+    ] {
         let s = scenario(&report, name);
         assert_eq!(s["verdict"], "pass", "{name}");
         assert_eq!(s["reproducible"], true, "{name}");
@@ -90,7 +96,10 @@ fn the_shipped_scenarios_pass() {
         let s = scenario(&report, name);
         assert_eq!(s["verdict"], "pass", "{name}");
         assert_eq!(s["reproducible"], false, "{name}");
-        assert!(!s["differences"].as_array().expect("differences").is_empty(), "{name}");
+        assert!(
+            !s["differences"].as_array().expect("differences").is_empty(),
+            "{name}"
+        );
     }
     let hello = &scenario(&report, "nix-article-env")["builds"]["a"];
     assert_eq!(hello["path"][0], "/envtwin/shell");
