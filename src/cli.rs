@@ -51,6 +51,9 @@ pub enum Command {
     /// Internal: run one sandboxed build from a spec file.
     #[command(name = "__sandbox", hide = true)]
     Sandbox { spec: PathBuf },
+    /// Internal: run the probes of a JSON request in the current environment.
+    #[command(name = "__probe", hide = true)]
+    Probe { request: String },
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Hash { nar, path } => hash(nar, path),
         Command::Diff { a, b, format } => diff(a, b, format),
         Command::Sandbox { spec } => Ok(sandbox::inside::main(&spec)),
+        Command::Probe { request } => Ok(probe::main(&request)),
     };
     sandbox::cleanup::park_if_interrupted();
     match result {

@@ -34,6 +34,16 @@ pub fn judge(s: &Scenario, t: &TwinOutcome, duration_ms: u64) -> ScenarioReport 
                 });
             }
         }
+        for (side, b) in [("A", &t.a), ("B", &t.b)] {
+            if let Some(e) = b.probes.as_ref().and_then(|p| p.error.as_ref()) {
+                checks.push(Check {
+                    check: "probe".into(),
+                    subject: format!("build {side}"),
+                    passed: false,
+                    message: format!("build {side}: {e}"),
+                });
+            }
+        }
         if let (Some(pa), Some(pb)) = (&t.a.probes, &t.b.probes) {
             probe_checks(s, pa, pb, &mut checks);
         }

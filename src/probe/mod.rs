@@ -29,6 +29,9 @@ pub struct ProbeRequest {
 /// Everything the probes saw in one build.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Probes {
+    /// Set when the probes could not run at all (e.g. the wrapper failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub path: Vec<PathEntry>,
     pub which: BTreeMap<String, Option<WhichResult>>,
     pub run: Vec<RunResult>,
@@ -110,7 +113,48 @@ pub fn run_probes(req: &ProbeRequest, exec: &mut Exec<'_>) -> Probes {
             }
         })
         .collect();
-    Probes { path, which, run }
+    Probes {
+        error: None,
+        path,
+        which,
+        run,
+    }
+}
+
+/// Run `/bin/sh -c SCRIPT sh ARGS...` in this process's environment (PATH
+/// inherited, as a wrapper like nix-shell set it), capturing its output.
+pub fn local_exec(script: &str, args: &[&str], _path: &str) -> Captured {
+    match std::process::Command::new("/bin/sh")
+        .args(["-c", script, "sh"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+    {
+        Ok(o) => Captured {
+            exit_code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        },
+        Err(e) => Captured {
+            exit_code: None,
+            stdout: String::new(),
+            stderr: format!("envtwin: cannot run /bin/sh: {e}"),
+        },
+    }
+}
+
+/// The hidden `__probe REQUEST` command: run every probe from inside a
+/// wrapper's environment (one nix-shell for all probes) and print JSON.
+pub fn main(request: &str) -> i32 {
+    let probes = match serde_json::from_str::<ProbeRequest>(request) {
+        Ok(req) => run_probes(&req, &mut local_exec),
+        Err(e) => Probes {
+            error: Some(format!("bad probe request: {e}")),
+            ..Default::default()
+        },
+    };
+    println!("{}", serde_json::to_string(&probes).unwrap_or_default());
+    0
 }
 
 fn path_entry(dir: &str) -> PathEntry {

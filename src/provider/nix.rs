@@ -117,7 +117,12 @@ fn command(
         NixMode::Shell => {
             let bash = std::fs::canonicalize("/bin/bash")
                 .map_err(|e| format!("nix-shell needs bash: /bin/bash: {e}"))?;
-            cmd.readonly_binds = vec![(bash, format!("{SHELL_DIR}/bash"))];
+            let exe = std::env::current_exe()
+                .map_err(|e| format!("cannot find envtwin's binary: {e}"))?;
+            cmd.readonly_binds = vec![
+                (bash, format!("{SHELL_DIR}/bash")),
+                (exe, crate::sandbox::PROBE_EXE.to_string()),
+            ];
             env.push(("NIX_BUILD_SHELL".into(), format!("{SHELL_DIR}/bash")));
             let mut wrapper = vec![ns.to_string(), "--pure".into(), file.clone()];
             if let Some(a) = &nix.attr {

@@ -4,7 +4,7 @@
 //! This runs in a fresh single-threaded process, so fork/exec here is safe.
 //! When pid 1 exits, the kernel kills everything the build left running.
 
-use super::{SandboxResult, SandboxSpec, mounts};
+use super::{PROBE_EXE, SandboxResult, SandboxSpec, mounts};
 use crate::probe::{self, Captured};
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -114,9 +114,14 @@ fn pid1(spec: &SandboxSpec, result_file: &mut File) -> i32 {
         if let Err(e) = mounts::seal_out(spec.out_storage_at.as_deref().unwrap_or(&spec.out)) {
             result.setup_error = Some(e);
         } else {
-            let mut exec =
-                |script: &str, args: &[&str], path: &str| capture(spec, script, args, path);
-            result.probes = Some(probe::run_probes(&spec.probe, &mut exec));
+            result.probes = Some(if spec.probe.wrapper.is_empty() {
+                let mut exec = |script: &str, args: &[&str], path: &str| {
+                    capture(spec, &sh(script, args), path)
+                };
+                probe::run_probes(&spec.probe, &mut exec)
+            } else {
+                wrapped_probes(spec)
+            });
         }
     }
     let _ = result_file.write_all(&serde_json::to_vec(&result).unwrap_or_default());
@@ -269,23 +274,35 @@ fn child_exec(
     }
 }
 
-/// Run a probe command by `/bin/sh -c`, with the build's environment but the
-/// given PATH, capturing stdout and stderr in memory files.
-fn capture(spec: &SandboxSpec, script: &str, args: &[&str], path: &str) -> Captured {
-    let mut inner: Vec<String> = vec!["/bin/sh".into(), "-c".into(), script.into(), "sh".into()];
-    inner.extend(args.iter().map(|a| a.to_string()));
-    let argv = if spec.probe.wrapper.is_empty() {
-        inner
-    } else {
-        // A wrapper such as `nix-shell --run` takes one command string.
-        let quoted: Vec<String> = inner
-            .iter()
-            .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
-            .collect();
-        let mut argv = spec.probe.wrapper.clone();
-        argv.push(format!("exec {}", quoted.join(" ")));
-        argv
-    };
+/// argv of `/bin/sh -c SCRIPT sh ARGS...`.
+fn sh(script: &str, args: &[&str]) -> Vec<String> {
+    let mut argv: Vec<String> = vec!["/bin/sh".into(), "-c".into(), script.into(), "sh".into()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    argv
+}
+
+/// Probes through a wrapper (nix-shell): one wrapper start runs every probe,
+/// by envtwin's own `__probe` inside the wrapper's environment.
+fn wrapped_probes(spec: &SandboxSpec) -> probe::Probes {
+    let request = serde_json::to_string(&spec.probe).unwrap_or_default();
+    let quoted = format!("'{}'", request.replace('\'', "'\\''"));
+    let mut argv = spec.probe.wrapper.clone();
+    argv.push(format!("exec {PROBE_EXE} __probe {quoted}"));
+    let c = capture(spec, &argv, &spec.probe.path.join(":"));
+    serde_json::from_str(c.stdout.trim()).unwrap_or_else(|_| probe::Probes {
+        error: Some(format!(
+            "the probes could not run in `{}` (exit {}): {}",
+            spec.probe.wrapper.join(" "),
+            c.exit_code.map_or("by signal".into(), |c| c.to_string()),
+            c.stderr.trim()
+        )),
+        ..Default::default()
+    })
+}
+
+/// Run a command with the build's environment but the given PATH,
+/// capturing stdout and stderr in memory files.
+fn capture(spec: &SandboxSpec, argv: &[String], path: &str) -> Captured {
     let env: Vec<(String, String)> = spec
         .env
         .iter()
@@ -307,7 +324,7 @@ fn capture(spec: &SandboxSpec, script: &str, args: &[&str], path: &str) -> Captu
             };
         }
     };
-    let status = spawn_wait(spec, &argv, &env, out.as_raw_fd(), err.as_raw_fd());
+    let status = spawn_wait(spec, argv, &env, out.as_raw_fd(), err.as_raw_fd());
     kill_the_rest();
     let exit_code = match status {
         Ok(WaitStatus::Exited(_, c)) => Some(c),

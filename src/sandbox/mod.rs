@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Where envtwin's own binary is mounted when probes run through a wrapper.
+pub const PROBE_EXE: &str = "/envtwin/bin/envtwin";
+
 /// Where the scenario directory appears inside every sandbox.
 pub const SRC_MOUNT: &str = "/envtwin/src";
 
