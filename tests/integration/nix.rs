@@ -224,3 +224,39 @@ fn without_nix_a_scenario_is_skipped_unless_providers_are_required() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1), "CI=true requires providers");
 }
+
+#[test]
+fn hash_of_a_store_path_equals_nix_store_query_hash() {
+    if !nix_ready() || !require_tool("unshare") {
+        return;
+    }
+    let p = Project::new();
+    p.file("content/bin/tool", "#!/bin/sh\necho tool\n");
+    p.file("content/share/doc", "docs\n");
+    std::os::unix::fs::symlink("bin/tool", p.path().join("content/link")).expect("symlink");
+    let bin = assert_cmd::cargo::cargo_bin("envtwin");
+    // A private, empty store (as envtwin's builds get), so the host's is untouched.
+    let script = format!(
+        "mount -t tmpfs tmpfs /nix && P=$(nix-store --add {content}) && nix-store -q --hash $P && {bin} hash $P",
+        content = p.path().join("content").display(),
+        bin = bin.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .env("NIX_CONFIG", "build-users-group =\nsandbox = false\n")
+        .output()
+        .expect("unshare");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    let (nix, ours) = (lines[0], lines[1]);
+    use base64::Engine;
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(ours.strip_prefix("sha256-").expect("SRI"))
+        .expect("base64");
+    assert_eq!(format!("sha256:{}", envtwin::tree::nix32(&digest)), nix);
+}
