@@ -77,7 +77,16 @@ fn command(
     nix_shell: &Path,
     nix_store: &Path,
 ) -> Result<BuildCommand, String> {
-    let file = in_src(s, &nix.file)?;
+    // What to evaluate: the file (and attribute), or `-p PACKAGES` like `nix-shell -p`.
+    let mut source: Vec<String> = match &nix.file {
+        Some(f) => vec![in_src(s, f)?],
+        None => std::iter::once("-p".to_string())
+            .chain(nix.packages.iter().cloned())
+            .collect(),
+    };
+    if let Some(a) = &nix.attr {
+        source.extend(["-A".to_string(), a.clone()]);
+    }
     let mut nix_path = Vec::new();
     for (name, host) in &nix.nix_path {
         nix_path.push(format!("{name}={}", in_src(s, host)?));
@@ -88,17 +97,13 @@ fn command(
         // HOME does not exist; give Nix a cache it may write.
         ("XDG_CACHE_HOME".to_string(), "/tmp/.cache".to_string()),
     ];
-    let attr_args = nix
-        .attr
-        .as_ref()
-        .map(|a| format!(" -A {}", sh_quote(a)))
-        .unwrap_or_default();
     let (nb, ns, nst) = (
         nix_build.display(),
         nix_shell.display(),
         nix_store.display(),
     );
-    let file_q = sh_quote(&file);
+    let source_q: Vec<String> = source.iter().map(|a| sh_quote(a)).collect();
+    let source_q = source_q.join(" ");
     let mut cmd = BuildCommand {
         env: Vec::new(),
         writable_mounts: vec![("nix".into(), "/nix".into())],
@@ -111,7 +116,7 @@ fn command(
             cmd.out_storage_at = Some(LINKS.into());
             inside.push(LINKS.into());
             format!(
-                "{nb} {file_q}{attr_args} -o {LINKS}/result\n{nst} -qR {LINKS}/result > {LINKS}/{CLOSURE_FILE}\n"
+                "{nb} {source_q} -o {LINKS}/result\n{nst} -qR {LINKS}/result > {LINKS}/{CLOSURE_FILE}\n"
             )
         }
         NixMode::Shell => {
@@ -124,16 +129,14 @@ fn command(
                 (exe, crate::sandbox::PROBE_EXE.to_string()),
             ];
             env.push(("NIX_BUILD_SHELL".into(), format!("{SHELL_DIR}/bash")));
-            let mut wrapper = vec![ns.to_string(), "--pure".into(), file.clone()];
-            if let Some(a) = &nix.attr {
-                wrapper.extend(["-A".to_string(), a.clone()]);
-            }
+            let mut wrapper = vec![ns.to_string(), "--pure".into()];
+            wrapper.extend(source.iter().cloned());
             wrapper.push("--run".into());
             cmd.probe_wrapper = wrapper;
             // nix-shell realises the shell's inputs; the environment is then
             // everything this private store holds.
             format!(
-                "{ns} --pure {file_q}{attr_args} --run true\nmkdir -p \"$out\"\nfor p in /nix/store/*; do echo \"$p\"; done > \"$out/{CLOSURE_FILE}\"\n"
+                "{ns} --pure {source_q} --run true\nmkdir -p \"$out\"\nfor p in /nix/store/*; do echo \"$p\"; done > \"$out/{CLOSURE_FILE}\"\n"
             )
         }
     };

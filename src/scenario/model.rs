@@ -56,8 +56,10 @@ impl Provider {
 /// SPEC §8 `nix:` block, paths resolved against the scenario directory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NixSpec {
-    /// Absolute path of the expression file.
-    pub file: PathBuf,
+    /// Absolute path of the expression file; `None` when `packages` is used.
+    pub file: Option<PathBuf>,
+    /// `nix-shell -p` packages (attribute names of `<nixpkgs>`), instead of a file.
+    pub packages: Vec<String>,
     pub attr: Option<String>,
     pub mode: NixMode,
     /// NIX_PATH entries, name -> absolute path.

@@ -95,6 +95,8 @@ pub(crate) struct RawNix {
     pub mode: Option<String>,
     /// `nix_path:`, name -> directory relative to the scenario file.
     pub nix_path: Option<BTreeMap<String, String>>,
+    /// `packages:`, like `nix-shell -p`, instead of `file`.
+    pub packages: Option<Vec<String>>,
 }
 
 /// One step of a path into the document: a mapping key or a list index.

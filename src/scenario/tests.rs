@@ -181,7 +181,8 @@ fn the_nix_example_resolves_paths_against_the_scenario_dir() {
     assert_eq!(
         s[0].provider,
         Provider::Nix(NixSpec {
-            file: canon.join("default.nix"),
+            file: Some(canon.join("default.nix")),
+            packages: Vec::new(),
             attr: Some("env".into()),
             mode: NixMode::Build,
             nix_path: BTreeMap::from([("nixpkgs".into(), canon.join("mini-nixpkgs"))]),
@@ -492,7 +493,40 @@ fn nix_block_paths_and_mode_are_checked() {
     assert_eq!(
         errors("name: x\nprovider: nix\nnix: {attr: a}\n"),
         vec![
-            "[ROOT]/s.yaml:3:6: `nix` needs `file:`, the Nix expression relative to this scenario, e.g. `file: default.nix`"
+            "[ROOT]/s.yaml:3:6: `nix` needs `file:`, the Nix expression relative to this scenario, e.g. `file: default.nix` (or `packages: [hello]`, like `nix-shell -p hello`)"
+        ]
+    );
+}
+
+#[test]
+fn nix_packages_are_nix_shell_p() {
+    let dir = Dir::new();
+    dir.write(
+        "s.yaml",
+        "name: p\nprovider: nix\nnix: {packages: [hello, python3Packages.flask]}\n",
+    );
+    let loaded = load(&[dir.root().to_path_buf()]).expect("valid");
+    let Provider::Nix(spec) = &loaded[0].provider else {
+        panic!("not nix")
+    };
+    assert_eq!(spec.file, None);
+    assert_eq!(
+        spec.packages,
+        vec!["hello".to_string(), "python3Packages.flask".to_string()]
+    );
+    assert_eq!(spec.mode, NixMode::Shell);
+    let dir = Dir::new();
+    dir.write("default.nix", "{}");
+    dir.write(
+        "s.yaml",
+        "name: p\nprovider: nix\nnix:\n  file: default.nix\n  packages: [\"he llo\"]\n  mode: build\n",
+    );
+    assert_eq!(
+        dir.errors(),
+        vec![
+            "[ROOT]/s.yaml:5:13: give `nix.file` or `nix.packages` (like `nix-shell -p`), not both",
+            "[ROOT]/s.yaml:5:14: `nix.packages` entry \"he llo\" must be an attribute name like `hello` or `python3Packages.flask`",
+            "[ROOT]/s.yaml:6:9: `nix.packages` is `nix-shell -p`: use `mode: shell`, or a `file` for `mode: build`",
         ]
     );
 }

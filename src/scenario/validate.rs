@@ -660,13 +660,22 @@ fn resolve(dir: &Path, rel: &str, what: &str) -> Result<PathBuf, String> {
 
 fn check_nix(c: &mut Checker, dir: &Path, raw: RawNix) -> Option<NixSpec> {
     let base = p(&["nix"]);
+    let packages = raw.packages.clone().unwrap_or_default();
     let file = match raw.file.as_deref() {
+        None if !packages.is_empty() => None,
+        Some(_) if !packages.is_empty() => {
+            c.value(
+                &with(&base, k("packages")),
+                "give `nix.file` or `nix.packages` (like `nix-shell -p`), not both".to_owned(),
+            );
+            None
+        }
         None => {
             if !c.already_reported(&with(&base, k("file"))) {
                 c.value(
                     &base,
                     "`nix` needs `file:`, the Nix expression relative to this scenario, \
-                     e.g. `file: default.nix`"
+                     e.g. `file: default.nix` (or `packages: [hello]`, like `nix-shell -p hello`)"
                         .to_owned(),
                 );
             }
@@ -733,8 +742,31 @@ fn check_nix(c: &mut Checker, dir: &Path, raw: RawNix) -> Option<NixSpec> {
         }
     }
 
+    for (i, name) in packages.iter().enumerate() {
+        let ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "._+-".contains(ch));
+        if !ok {
+            c.value(
+                &with(&with(&base, k("packages")), Seg::Index(i)),
+                format!("`nix.packages` entry {name:?} must be an attribute name like `hello` or `python3Packages.flask`"),
+            );
+        }
+    }
+    if !packages.is_empty() && mode == NixMode::Build {
+        c.value(
+            &with(&base, k("mode")),
+            "`nix.packages` is `nix-shell -p`: use `mode: shell`, or a `file` for `mode: build`"
+                .to_owned(),
+        );
+    }
+    if file.is_none() && packages.is_empty() {
+        return None;
+    }
     Some(NixSpec {
-        file: file?,
+        file,
+        packages,
         attr: raw.attr,
         mode,
         nix_path,

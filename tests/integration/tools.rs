@@ -85,6 +85,7 @@ fn the_shipped_scenarios_pass() {
         "python-todo",
         "hello",
         "nix-hello-shell",
+        "nix-shell-p-hello",
         "nix-article-env",
         "nix-article-env-build",
     ] {
