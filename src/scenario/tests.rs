@@ -296,7 +296,7 @@ fn unknown_keys_at_every_level_suggest_the_closest_key() {
             "[ROOT]/s.yaml:7:7: unknown key `stdot` in `expect.run[0]`; did you mean `stdout`?",
             "[ROOT]/s.yaml:8:1: `nix:` is only for `provider: nix`; add `provider: nix` or remove the `nix:` block",
             "[ROOT]/s.yaml:9:3: unknown key `atr` in `nix`; did you mean `attr`?",
-            "[ROOT]/s.yaml:10:3: unknown key `zzzzzz` in `nix`; known keys: file, attr, mode, nix_path",
+            "[ROOT]/s.yaml:10:3: unknown key `zzzzzz` in `nix`; known keys: file, attr, mode, nix_path, packages",
         ]
     );
 }
