@@ -45,8 +45,15 @@ pub enum Command {
         a: PathBuf,
         b: PathBuf,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+        format: DiffFormat,
+    },
+    /// Print a shell completion script to stdout.
+    ///
+    /// Example: envtwin completions bash > /etc/bash_completion.d/envtwin
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
     },
     /// Internal: run one sandboxed build from a spec file.
     #[command(name = "__sandbox", hide = true)]
@@ -63,12 +70,16 @@ pub struct RunArgs {
     /// Scenarios built at the same time (each is two builds) [default: number of CPUs]
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub jobs: Option<u32>,
-    /// Report format on stdout.
+    /// Report format on stdout: human, json, or junit (JUnit XML).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Also write the report to FILE (in the same format).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Run only shard K of N (1-based), split by a hash of scenario names,
+    /// so N CI machines share the work: the shards are disjoint and cover all.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<Partition>,
     /// Only scenarios whose name contains TEXT.
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
@@ -97,4 +108,57 @@ pub struct RunArgs {
 pub enum Format {
     Human,
     Json,
+    /// JUnit XML (for `run`), one testcase per scenario.
+    Junit,
+}
+
+/// Output formats of `diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Human,
+    Json,
+}
+
+/// `--partition K/N`: this machine runs shard K of N (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for Partition {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not K/N with 1 <= K <= N (e.g. `--partition 2/3`)");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u32, u32) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if index == 0 || count == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Partition { index, count })
+    }
+}
+
+impl Partition {
+    /// Whether the scenario named `name` belongs to this shard. By a hash
+    /// of the name, so a scenario stays on its shard as others come and go.
+    pub fn contains(&self, name: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(name.as_bytes());
+        let h = u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]);
+        h % u64::from(self.count) == u64::from(self.index - 1)
+    }
+}
+
+/// Shells `completions` can write a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
 }

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod error;
 pub mod probe;
+pub mod progress;
 pub mod provider;
 pub mod report;
 pub mod sandbox;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Diff { a, b, format } => diff(a, b, format),
         Command::Sandbox { spec } => Ok(sandbox::inside::main(&spec)),
         Command::Probe { request } => Ok(probe::main(&request)),
+        Command::Completions { shell } => Ok(completions(shell)),
     };
     sandbox::cleanup::park_if_interrupted();
     match result {
@@ -97,6 +99,9 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
     if let Some(f) = &args.filter {
         scenarios.retain(|s| s.name.contains(f.as_str()));
     }
+    if let Some(part) = &args.partition {
+        scenarios.retain(|s| part.contains(&s.name));
+    }
     sandbox::cleanup::install_handler();
     let jobs = args
         .jobs
@@ -113,17 +118,24 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
         require_providers: args.require_providers || std::env::var("CI").as_deref() == Ok("true"),
         workdir: args.workdir.clone().unwrap_or_else(twin::default_workdir),
     };
+    let progress = progress::Progress::start(scenarios.len(), args.format == Format::Human);
     let reports: Vec<ScenarioReport> = pool.install(|| {
         scenarios
             .par_iter()
-            .map(|s| one_scenario(s, &opts))
+            .map(|s| {
+                let r = one_scenario(s, &opts);
+                progress.done(&r);
+                r
+            })
             .collect()
     });
+    progress.finish();
     let report = Report::new(reports);
     let mut rendered = Vec::new();
     match args.format {
         Format::Human => report::human::render(&report, &mut rendered),
         Format::Json => report::json::render(&report, &mut rendered),
+        Format::Junit => report::junit::render(&report, &mut rendered),
     }
     .map_err(|e| Error::Harness(e.to_string()))?;
     let mut stdout = std::io::stdout().lock();
@@ -177,6 +189,25 @@ fn one_scenario(s: &scenario::Scenario, opts: &twin::TwinOptions) -> ScenarioRep
     }
 }
 
+fn completions(shell: cli::Shell) -> i32 {
+    use clap::CommandFactory;
+    use clap_complete::Shell as S;
+    let shell = match shell {
+        cli::Shell::Bash => S::Bash,
+        cli::Shell::Zsh => S::Zsh,
+        cli::Shell::Fish => S::Fish,
+        cli::Shell::Elvish => S::Elvish,
+        cli::Shell::Powershell => S::PowerShell,
+    };
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "envtwin",
+        &mut std::io::stdout(),
+    );
+    EXIT_OK
+}
+
 fn validate(paths: Vec<PathBuf>) -> Result<i32, Error> {
     let scenarios = scenario::load(&default_paths(paths)).map_err(Error::Invalid)?;
     for s in &scenarios {
@@ -203,14 +234,14 @@ fn hash(nar: bool, path: PathBuf) -> Result<i32, Error> {
     Ok(EXIT_OK)
 }
 
-fn diff(a: PathBuf, b: PathBuf, format: Format) -> Result<i32, Error> {
+fn diff(a: PathBuf, b: PathBuf, format: cli::DiffFormat) -> Result<i32, Error> {
     let differences = tree::diff_trees(&a, &b)?;
     match format {
-        Format::Json => {
+        cli::DiffFormat::Json => {
             let v = serde_json::json!({ "a": a, "b": b, "identical": differences.is_empty(), "differences": differences });
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
-        Format::Human => {
+        cli::DiffFormat::Human => {
             for d in &differences {
                 let kind = serde_json::to_value(d.kind)
                     .ok()

@@ -5,6 +5,7 @@
 
 pub mod human;
 pub mod json;
+pub mod junit;
 
 use crate::probe::{PathEntry, RunResult, WhichResult};
 use crate::tree::Difference;

@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Sandboxes running right now (for the progress display).
+pub static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Where envtwin's own binary is mounted when probes run through a wrapper.
 pub const PROBE_EXE: &str = "/envtwin/bin/envtwin";
 
@@ -144,6 +147,7 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
         .map_err(|e| format!("cannot start the sandbox process: {e}"))?;
     let pid = child.id();
     cleanup::register_pid(pid);
+    RUNNING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let deadline = start + timeout;
     let mut timed_out = false;
     let status = loop {
@@ -152,6 +156,7 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
             Ok(None) => {}
             Err(e) => {
                 cleanup::unregister_pid(pid);
+                RUNNING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 return Err(format!("waiting for the sandbox: {e}"));
             }
         }
@@ -166,6 +171,7 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
         std::thread::sleep(Duration::from_millis(5));
     };
     cleanup::unregister_pid(pid);
+    RUNNING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     cleanup::park_if_interrupted();
     let duration = start.elapsed();
     let log_tail = tail(&spec.log_file(), 20);

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod checks;
+mod ci_tools;
 mod isolation;
 mod lifecycle;
 mod nix;
