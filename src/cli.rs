@@ -94,6 +94,14 @@ pub struct RunArgs {
     /// with 4 GiB free, else $TMPDIR or /tmp]
     #[arg(long, value_name = "DIR", env = "ENVTWIN_WORKDIR")]
     pub workdir: Option<PathBuf>,
+    /// Check each scenario's environment against its regression snapshot
+    /// DIR/<name>.snap (insta format) [DIR default: snapshots]. A missing or
+    /// changed one is written as .snap.new for `cargo insta review`.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "snapshots")]
+    pub snapshots: Option<PathBuf>,
+    /// With --snapshots: accept new and changed snapshots (write .snap).
+    #[arg(long, requires = "snapshots")]
+    pub accept: bool,
     /// Build B exactly like build A (no variations).
     #[arg(long, conflicts_with = "vary")]
     pub no_vary: bool,

@@ -13,6 +13,7 @@ pub mod provider;
 pub mod report;
 pub mod sandbox;
 pub mod scenario;
+pub mod snapshot;
 pub mod tree;
 pub mod twin;
 pub mod verdict;
@@ -102,6 +103,20 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
     if let Some(part) = &args.partition {
         scenarios.retain(|s| part.contains(&s.name));
     }
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    let snapshots = match &args.snapshots {
+        None => None,
+        Some(dir) => {
+            let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+            let existing = snapshot::preload(dir, &names).map_err(Error::Invalid)?;
+            Some(snapshot::Settings {
+                dir: dir.clone(),
+                accept: args.accept,
+                ci,
+                existing,
+            })
+        }
+    };
     sandbox::cleanup::install_handler();
     let jobs = args
         .jobs
@@ -117,13 +132,14 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
         // In CI a missing provider must not pass silently as "skipped".
         require_providers: args.require_providers || std::env::var("CI").as_deref() == Ok("true"),
         workdir: args.workdir.clone().unwrap_or_else(twin::default_workdir),
+        want_manifest: snapshots.is_some(),
     };
     let progress = progress::Progress::start(scenarios.len(), args.format == Format::Human);
     let reports: Vec<ScenarioReport> = pool.install(|| {
         scenarios
             .par_iter()
             .map(|s| {
-                let r = one_scenario(s, &opts);
+                let r = one_scenario(s, &opts, snapshots.as_ref());
                 progress.done(&r);
                 r
             })
@@ -149,7 +165,11 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
     Ok(report.exit_code())
 }
 
-fn one_scenario(s: &scenario::Scenario, opts: &twin::TwinOptions) -> ScenarioReport {
+fn one_scenario(
+    s: &scenario::Scenario,
+    opts: &twin::TwinOptions,
+    snapshots: Option<&snapshot::Settings>,
+) -> ScenarioReport {
     let start = Instant::now();
     let file = s.file.display().to_string();
     let command = match provider::prepare(s, opts.require_providers) {
@@ -174,7 +194,13 @@ fn one_scenario(s: &scenario::Scenario, opts: &twin::TwinOptions) -> ScenarioRep
         }
     };
     match twin::build(s, &command, opts) {
-        Ok(t) => verdict::judge(s, &t, start.elapsed().as_millis() as u64),
+        Ok(t) => {
+            let mut r = verdict::judge(s, &t, start.elapsed().as_millis() as u64);
+            if let Some(settings) = snapshots {
+                snapshot_check(settings, s, &t, &mut r);
+            }
+            r
+        }
         Err(e) => {
             let mut r = ScenarioReport::without_builds(
                 &s.name,
@@ -206,6 +232,28 @@ fn completions(shell: cli::Shell) -> i32 {
         &mut std::io::stdout(),
     );
     EXIT_OK
+}
+
+/// Add the snapshot check of build A to a judged scenario. Snapshots record
+/// reproducible environments only: a build meant to differ cannot have one.
+fn snapshot_check(
+    settings: &snapshot::Settings,
+    s: &scenario::Scenario,
+    t: &twin::TwinOutcome,
+    r: &mut ScenarioReport,
+) {
+    if !s.expect.reproducible {
+        return;
+    }
+    let (Some(hash), Some(probes), Some(files)) = (&t.a.hash, &t.a.probes, &t.a.manifest) else {
+        return;
+    };
+    let body = snapshot::body(&s.name, &hash.sri, probes, files);
+    let check = snapshot::judge(settings, &s.name, &r.file, &body);
+    if !check.passed && r.verdict == Verdict::Pass {
+        r.verdict = Verdict::Fail;
+    }
+    r.checks.push(check);
 }
 
 fn validate(paths: Vec<PathBuf>) -> Result<i32, Error> {

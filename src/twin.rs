@@ -35,6 +35,8 @@ pub struct BuildOutcome {
     pub tree: PathBuf,
     /// Nix builds: the private store, and each closure path's NAR hash.
     pub store: Option<(PathBuf, BTreeMap<String, String>)>,
+    /// Per-file manifest, when asked for (`TwinOptions::want_manifest`).
+    pub manifest: Option<tree::Manifest>,
 }
 
 /// Both builds of a scenario and how their trees differ.
@@ -59,6 +61,8 @@ pub struct TwinOptions {
     pub require_providers: bool,
     /// Where the builds' trees are created.
     pub workdir: PathBuf,
+    /// Record build A's per-file manifest (for snapshots).
+    pub want_manifest: bool,
 }
 
 /// Where build trees go by default: `/dev/shm` when it is a writable tmpfs
@@ -133,7 +137,10 @@ fn build_in(
         let hb = scope.spawn(|| one(&p.b, &p.values_b, timeout, command.hash));
         (join(ha), join(hb))
     });
-    let (a, b) = (a?, b?);
+    let (mut a, b) = (a?, b?);
+    if opts.want_manifest && a.status == BuildStatus::Ok {
+        a.manifest = Some(build_manifest(&a)?);
+    }
     let differences = match (&a.hash, &b.hash) {
         (Some(ha), Some(hb)) if ha.sri != hb.sri && a.store.is_some() => {
             let (sa, sb) = (
@@ -161,6 +168,28 @@ fn build_in(
         unavailable: p.unavailable,
         kept: None,
     })
+}
+
+/// The per-file manifest of a build: `$out`, or each closure store path's
+/// files keyed `/nix/store/<name>/<path>`.
+fn build_manifest(b: &BuildOutcome) -> Result<tree::Manifest, String> {
+    let Some((store, closure)) = &b.store else {
+        return tree::manifest(&b.tree).map_err(|e| e.to_string());
+    };
+    let mut all = tree::Manifest::new();
+    for p in closure.keys() {
+        let name = &p["/nix/store/".len()..];
+        let m = tree::manifest(&store.join(name)).map_err(|e| e.to_string())?;
+        for (k, v) in m {
+            let key = if k.is_empty() {
+                p.clone()
+            } else {
+                format!("{p}/{k}")
+            };
+            all.insert(key, v);
+        }
+    }
+    Ok(all)
 }
 
 fn join(
@@ -193,6 +222,7 @@ fn one(
         duration: o.duration,
         tree,
         store: None,
+        manifest: None,
     };
     if o.timed_out {
         outcome.status = BuildStatus::Timeout;

@@ -72,7 +72,16 @@ fn hash_a(s: &ScenarioReport) -> String {
 
 fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
     let failed: Vec<_> = s.checks.iter().filter(|c| !c.passed).collect();
-    let show = !failed.is_empty() || !s.differences.is_empty() || s.kept.is_some();
+    // Passing snapshot checks that wrote or accepted something are worth a note.
+    let notes: Vec<_> = s
+        .checks
+        .iter()
+        .filter(|c| {
+            c.passed && c.check == "snapshot" && !c.message.starts_with("the environment matches")
+        })
+        .collect();
+    let show =
+        !failed.is_empty() || !notes.is_empty() || !s.differences.is_empty() || s.kept.is_some();
     if !show {
         return Ok(());
     }
@@ -80,6 +89,9 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
     writeln!(w, "--- {} ({})", s.name, s.file)?;
     for c in &failed {
         writeln!(w, "  ✗ {}: {}", c.check, c.message)?;
+    }
+    for c in &notes {
+        writeln!(w, "  note: {}: {}", c.check, c.message)?;
     }
     if !s.differences.is_empty() {
         writeln!(w, "  differences between build A and build B:")?;

@@ -7,6 +7,7 @@ mod ci_tools;
 mod isolation;
 mod lifecycle;
 mod nix;
+mod snapshots;
 mod support;
 mod tools;
 mod variations;
