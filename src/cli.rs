@@ -102,6 +102,10 @@ pub struct RunArgs {
     /// With --snapshots: accept new and changed snapshots (write .snap).
     #[arg(long, requires = "snapshots")]
     pub accept: bool,
+    /// Do not search which variations cause a difference (by default,
+    /// builds that differ are rebuilt with each variation alone, in parallel).
+    #[arg(long)]
+    pub no_explain: bool,
     /// Build B exactly like build A (no variations).
     #[arg(long, conflicts_with = "vary")]
     pub no_vary: bool,

@@ -133,6 +133,7 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
         require_providers: args.require_providers || std::env::var("CI").as_deref() == Ok("true"),
         workdir: args.workdir.clone().unwrap_or_else(twin::default_workdir),
         want_manifest: snapshots.is_some(),
+        explain: !args.no_explain,
     };
     let progress = progress::Progress::start(scenarios.len(), args.format == Format::Human);
     let reports: Vec<ScenarioReport> = pool.install(|| {

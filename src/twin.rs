@@ -49,6 +49,20 @@ pub struct TwinOutcome {
     pub unavailable: BTreeMap<String, String>,
     /// Where the trees were kept (`--keep`).
     pub kept: Option<PathBuf>,
+    /// Which variations cause the difference, when it was searched.
+    pub culprits: Option<Culprits>,
+}
+
+/// The answer of the culprit search: rebuild B with each variation alone,
+/// and with none, and see which builds still differ from A.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Culprits {
+    /// Variations that alone reproduce a difference from build A.
+    pub culprits: Vec<String>,
+    /// The builds differ even with no variation (randomness, fine clocks).
+    pub inherent: bool,
+    /// Extra builds it took.
+    pub builds: usize,
 }
 
 /// Options of `run` that shape the twin builds.
@@ -63,6 +77,8 @@ pub struct TwinOptions {
     pub workdir: PathBuf,
     /// Record build A's per-file manifest (for snapshots).
     pub want_manifest: bool,
+    /// Search the culprit variations when the builds differ.
+    pub explain: bool,
 }
 
 /// Where build trees go by default: `/dev/shm` when it is a writable tmpfs
@@ -161,12 +177,121 @@ fn build_in(
         }
         _ => Vec::new(),
     };
+    let mut differences = differences;
+    let culprits = if opts.explain && !differences.is_empty() && a.status == BuildStatus::Ok {
+        Some(find_culprits(
+            &input,
+            &p.applied,
+            &a,
+            &mut differences,
+            &dir,
+            timeout,
+        )?)
+    } else {
+        None
+    };
     Ok(TwinOutcome {
         a,
         b,
         differences,
         unavailable: p.unavailable,
         kept: None,
+        culprits,
+    })
+}
+
+/// Rebuild B once per applied variation alone and once with none, all in
+/// parallel, and compare each with build A (the control, already built).
+/// Marks each difference with the variations that alone change its path.
+fn find_culprits(
+    input: &plan::PlanInput<'_>,
+    applied: &[Variation],
+    a: &BuildOutcome,
+    differences: &mut [Difference],
+    dir: &std::path::Path,
+    timeout: Duration,
+) -> Result<Culprits, String> {
+    let mut trials: Vec<Option<Variation>> = vec![None];
+    trials.extend(applied.iter().copied().map(Some));
+    let specs: Vec<(Option<Variation>, plan::Plan)> = trials
+        .iter()
+        .map(|v| {
+            let name = v.map_or("none", |v| v.name());
+            let set: BTreeSet<Variation> = v.iter().copied().collect();
+            let p = plan::plan(
+                input,
+                &set,
+                dir.join("unused"),
+                dir.join(format!("alone-{name}")),
+            );
+            (*v, p)
+        })
+        .collect();
+    let results: Vec<(Option<Variation>, Result<BuildOutcome, String>)> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = specs
+                .iter()
+                .map(|(v, p)| {
+                    (
+                        *v,
+                        scope.spawn(move || one(&p.b, &p.values_b, timeout, input.command.hash)),
+                    )
+                })
+                .collect();
+            handles.into_iter().map(|(v, h)| (v, join(h))).collect()
+        });
+    let manifest_a = build_manifest(a)?;
+    let mut changed: BTreeMap<Option<Variation>, BTreeSet<String>> = BTreeMap::new();
+    for (v, r) in &results {
+        let b = r.as_ref().map_err(|e| e.clone())?;
+        let same = b.status == BuildStatus::Ok
+            && b.hash.as_ref().map(|h| &h.sri) == a.hash.as_ref().map(|h| &h.sri);
+        if same {
+            continue;
+        }
+        // A build that fails or cannot be hashed under a variation is caused
+        // by it as much as a changed file is; it then touches every path.
+        let paths: BTreeSet<String> = match (b.status, build_manifest(b)) {
+            (BuildStatus::Ok, Ok(m)) => tree::diff_manifests(&manifest_a, &m)
+                .into_iter()
+                .map(|d| d.path)
+                .collect(),
+            _ => differences.iter().map(|d| d.path.clone()).collect(),
+        };
+        changed.insert(*v, paths);
+    }
+    for (_, p) in &specs {
+        let _ = std::fs::remove_dir_all(&p.b.work);
+    }
+    let inherent_paths = changed.get(&None).cloned();
+    let inherent = inherent_paths.is_some();
+    let mut culprits = Vec::new();
+    for v in applied {
+        let Some(paths) = changed.get(&Some(*v)) else {
+            continue;
+        };
+        // With inherent noise, a variation counts only where it changes a
+        // path the noise alone does not.
+        let beyond_noise = match &inherent_paths {
+            Some(noise) => paths.iter().any(|p| !noise.contains(p)),
+            None => !paths.is_empty(),
+        };
+        if beyond_noise {
+            culprits.push(v.name().to_string());
+        }
+    }
+    for d in differences.iter_mut() {
+        d.culprits = applied
+            .iter()
+            .filter(|v| changed.get(&Some(**v)).is_some_and(|p| p.contains(&d.path)))
+            .filter(|v| culprits.iter().any(|c| c == v.name()))
+            .map(|v| v.name().to_string())
+            .collect();
+    }
+    Ok(Culprits {
+        culprits,
+        inherent,
+        builds: specs.len(),
     })
 }
 

@@ -61,6 +61,8 @@ pub fn judge(s: &Scenario, t: &TwinOutcome, duration_ms: u64) -> ScenarioReport 
             b: build_report(&t.b),
         }),
         differences: t.differences.clone(),
+        culprits: t.culprits.as_ref().map(|c| c.culprits.clone()),
+        inherent: t.culprits.as_ref().map(|c| c.inherent),
         checks,
         unavailable_variations: t.unavailable.clone(),
         kept: t.kept.as_ref().map(|p| p.display().to_string()),

@@ -213,6 +213,7 @@ pub fn closure_diff(
                 kind: DiffKind::OnlyInA,
                 a: Some(ha.clone()),
                 b: None,
+                culprits: Vec::new(),
             }),
             Some(hb) if hb != ha => {
                 let name = &p["/nix/store/".len()..];
@@ -237,6 +238,7 @@ pub fn closure_diff(
                 kind: DiffKind::OnlyInB,
                 a: None,
                 b: Some(hb.clone()),
+                culprits: Vec::new(),
             });
         }
     }

@@ -105,7 +105,15 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
             } else {
                 d.path.as_str()
             };
-            writeln!(w, "    {path}: {kind}")?;
+            if d.culprits.is_empty() {
+                writeln!(w, "    {path}: {kind}")?;
+            } else {
+                writeln!(
+                    w,
+                    "    {path}: {kind} (caused by {})",
+                    d.culprits.join(", ")
+                )?;
+            }
             if let Some(a) = &d.a {
                 writeln!(w, "      A: {a}")?;
             }
@@ -122,6 +130,26 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
                     .collect();
             if !varied.is_empty() {
                 writeln!(w, "  build B varied: {}", varied.join(", "))?;
+            }
+        }
+        if let (Some(c), Some(inherent)) = (&s.culprits, s.inherent) {
+            if !c.is_empty() {
+                writeln!(
+                    w,
+                    "  culprits (each alone reproduces a difference): {}",
+                    c.join(", ")
+                )?;
+            }
+            if inherent {
+                writeln!(
+                    w,
+                    "  inherent: the builds differ even with no variation (randomness, a fine-grained clock, ...)"
+                )?;
+            } else if c.is_empty() {
+                writeln!(
+                    w,
+                    "  no single variation reproduces the difference alone; it needs several together"
+                )?;
             }
         }
     }
@@ -173,6 +201,8 @@ mod tests {
                 b: build("sha256-AAAA", "envtwin-b"),
             }),
             differences: Vec::new(),
+            culprits: None,
+            inherent: None,
             checks: Vec::new(),
             unavailable_variations: BTreeMap::new(),
             kept: None,
@@ -192,6 +222,7 @@ mod tests {
             kind: DiffKind::Content,
             a: Some("regular, 10 bytes".into()),
             b: Some("regular, 18 bytes".into()),
+            culprits: Vec::new(),
         }];
         fail.checks = vec![Check {
             check: "reproducible".into(),

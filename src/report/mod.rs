@@ -86,6 +86,10 @@ pub struct ScenarioReport {
     pub builds: Option<Builds>,
     /// Differing paths between build A and build B.
     pub differences: Vec<Difference>,
+    /// Variations that alone reproduce the difference (culprit search), if searched.
+    pub culprits: Option<Vec<String>>,
+    /// Whether the builds differ even with no variation, if searched.
+    pub inherent: Option<bool>,
     pub checks: Vec<Check>,
     /// Selected variations not available on this machine: name -> reason.
     pub unavailable_variations: BTreeMap<String, String>,
@@ -112,6 +116,8 @@ impl ScenarioReport {
             reproducible: None,
             builds: None,
             differences: Vec::new(),
+            culprits: None,
+            inherent: None,
             checks: Vec::new(),
             unavailable_variations: BTreeMap::new(),
             kept: None,

@@ -180,6 +180,8 @@ pub struct Plan {
     pub values_b: BTreeMap<String, String>,
     /// Selected but not available here: name -> reason.
     pub unavailable: BTreeMap<String, String>,
+    /// The variations build B actually got.
+    pub applied: Vec<Variation>,
 }
 
 /// Common inputs of both builds.
@@ -225,6 +227,7 @@ pub fn plan(
         a: spec(input, &a, work_a),
         b: spec(input, &b, work_b),
         unavailable,
+        applied,
     }
 }
 

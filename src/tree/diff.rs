@@ -106,6 +106,7 @@ pub fn diff_manifests(a: &Manifest, b: &Manifest) -> Vec<Difference> {
             kind,
             a: ea.map(|e| describe(e, key, a)),
             b: eb.map(|e| describe(e, key, b)),
+            culprits: Vec::new(),
         });
     }
     out

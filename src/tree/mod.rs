@@ -101,4 +101,7 @@ pub struct Difference {
     pub a: Option<String>,
     /// Short description of side B, as for `a`.
     pub b: Option<String>,
+    /// Variations that alone change this path (culprit search), if known.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub culprits: Vec<String>,
 }

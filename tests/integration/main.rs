@@ -4,6 +4,7 @@
 mod bad_input;
 mod checks;
 mod ci_tools;
+mod explain;
 mod isolation;
 mod lifecycle;
 mod nix;
