@@ -96,6 +96,13 @@ fn pid1(spec: &SandboxSpec, result_file: &mut File) -> i32 {
             return 3;
         }
     };
+    if spec.shuffle_src {
+        if let Err(e) = start_disorderfs(spec, log.as_raw_fd()) {
+            result.setup_error = Some(e);
+            let _ = result_file.write_all(&serde_json::to_vec(&result).unwrap_or_default());
+            return 3;
+        }
+    }
     let status = spawn_wait(
         spec,
         &spec.build_argv,
@@ -175,11 +182,99 @@ fn loopback_up() -> Result<(), String> {
     Ok(())
 }
 
+/// The disorderfs daemon serving `$src`, spared by `kill_the_rest`.
+static DAEMON: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
 /// As pid 1: kill every other process of the namespace and reap them, so
 /// nothing a build started in the background outlives it or touches `$out`.
 fn kill_the_rest() {
-    let _ = nix::sys::signal::kill(Pid::from_raw(-1), nix::sys::signal::Signal::SIGKILL);
-    while waitpid(Pid::from_raw(-1), Some(WaitPidFlag::empty())).is_ok() {}
+    let daemon = DAEMON.load(std::sync::atomic::Ordering::Relaxed);
+    if daemon == 0 {
+        let _ = nix::sys::signal::kill(Pid::from_raw(-1), nix::sys::signal::Signal::SIGKILL);
+        while waitpid(Pid::from_raw(-1), Some(WaitPidFlag::empty())).is_ok() {}
+        return;
+    }
+    // Everyone but us and the FUSE daemon that `$src` still needs.
+    loop {
+        let others: Vec<i32> = std::fs::read_dir("/proc")
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+                    .filter(|&p| p != 1 && p != daemon)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if others.is_empty() {
+            break;
+        }
+        for p in others {
+            let _ = nix::sys::signal::kill(Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+        }
+        while let Ok(s) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            if s == WaitStatus::StillAlive {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Start disorderfs (as root, in the foreground as our child) serving the
+/// plain `$src` view shuffled at `$src`, and wait until it is mounted.
+fn start_disorderfs(spec: &SandboxSpec, log: RawFd) -> Result<(), String> {
+    let argv: Vec<CString> = [
+        super::DISORDERFS,
+        "-f",
+        "-q",
+        "--shuffle-dirents=yes",
+        "--reverse-dirents=no",
+        "--multi-user=yes",
+        "-o",
+        "allow_other",
+        super::SRC_PLAIN,
+        super::SRC_MOUNT,
+    ]
+    .iter()
+    .map(|a| CString::new(*a).unwrap_or_default())
+    .collect();
+    let env = [CString::new("PATH=/usr/bin:/bin").unwrap_or_default()];
+    // SAFETY: pid 1 is single-threaded.
+    let child = match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            // SAFETY: plain dup2 in the freshly forked child.
+            unsafe {
+                libc::dup2(log, 1);
+                libc::dup2(log, 2);
+            }
+            let _ = nix::unistd::execve(&argv[0], &argv, &env);
+            // SAFETY: leave the forked child without running destructors.
+            unsafe { libc::_exit(127) }
+        }
+        ForkResult::Parent { child } => child,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+            .map(|m| {
+                m.lines()
+                    .any(|l| l.split(' ').nth(4) == Some(super::SRC_MOUNT) && l.contains(" - fuse"))
+            })
+            .unwrap_or(false);
+        if mounted {
+            DAEMON.store(child.as_raw(), std::sync::atomic::Ordering::Relaxed);
+            return Ok(());
+        }
+        if let Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) =
+            waitpid(child, Some(WaitPidFlag::WNOHANG))
+        {
+            return Err("disorderfs exited before mounting $src (see the build log)".into());
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            return Err("disorderfs did not mount $src within 10 s".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// Fork and exec `argv` as the build user with the build's settings, wait

@@ -25,6 +25,11 @@ pub const PROBE_EXE: &str = "/envtwin/bin/envtwin";
 
 /// Where the scenario directory appears inside every sandbox.
 pub const SRC_MOUNT: &str = "/envtwin/src";
+/// With `fileordering`, the plain read-only view of the scenario directory
+/// that disorderfs serves, shuffled, at `SRC_MOUNT`.
+pub const SRC_PLAIN: &str = "/envtwin/.src-plain";
+/// The disorderfs binary (Debian's `disorderfs`).
+pub const DISORDERFS: &str = "/usr/bin/disorderfs";
 
 /// Everything the sandbox process needs to build and probe one environment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,6 +64,8 @@ pub struct SandboxSpec {
     pub cpu_start: usize,
     /// Disable address space randomisation for the build.
     pub no_aslr: bool,
+    /// Show `$src` through disorderfs with shuffled directory order.
+    pub shuffle_src: bool,
     /// The build's whole environment, in this order.
     pub env: Vec<(String, String)>,
     pub network: bool,

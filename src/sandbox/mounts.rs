@@ -3,7 +3,7 @@
 //!
 //! Runs as pid 1 of the new namespaces, after `unshare(CLONE_NEWNS)`.
 
-use super::{SRC_MOUNT, SandboxSpec};
+use super::{SRC_MOUNT, SRC_PLAIN, SandboxSpec};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -56,6 +56,9 @@ pub fn setup_root(spec: &SandboxSpec) -> R<()> {
 
     let out_at = spec.out_storage_at.as_deref().unwrap_or(&spec.out);
     let mut targets: Vec<&str> = vec![out_at, &spec.build_dir, SRC_MOUNT];
+    if spec.shuffle_src {
+        targets.push(SRC_PLAIN);
+    }
     if spec.out_storage_at.is_some()
         && let Some(parent) = Path::new(&spec.out).parent().and_then(|p| p.to_str())
     {
@@ -84,7 +87,14 @@ pub fn setup_root(spec: &SandboxSpec) -> R<()> {
         &inside(&root, &spec.build_dir),
         false,
     )?;
-    bind(&spec.src, &inside(&root, SRC_MOUNT), true)?;
+    // With fileordering, disorderfs (started after the pivot) mounts its
+    // shuffled view on SRC_MOUNT; here only the plain view it reads from.
+    let src_at = if spec.shuffle_src {
+        SRC_PLAIN
+    } else {
+        SRC_MOUNT
+    };
+    bind(&spec.src, &inside(&root, src_at), true)?;
     for (host, target) in &spec.writable_mounts {
         bind(host, &inside(&root, target), false)?;
     }
@@ -291,7 +301,7 @@ fn make_readonly_recursive(path: &Path) -> R<()> {
 fn setup_dev(dev: &Path) -> R<()> {
     mkdir(dev)?;
     tmpfs(dev, "mode=0755")?;
-    for name in ["null", "zero", "full", "random", "urandom", "tty"] {
+    for name in ["null", "zero", "full", "random", "urandom", "tty", "fuse"] {
         let to = dev.join(name);
         ctx(std::fs::File::create(&to), || {
             format!("creating {}", to.display())

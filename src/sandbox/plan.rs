@@ -62,6 +62,7 @@ struct Settings {
     extra_path: bool,
     faketime: bool,
     no_aslr: bool,
+    shuffle_src: bool,
 }
 
 impl Settings {
@@ -81,6 +82,7 @@ impl Settings {
             extra_path: false,
             faketime: false,
             no_aslr: true,
+            shuffle_src: false,
         }
     }
 
@@ -103,7 +105,7 @@ impl Settings {
             Variation::NumCpus => self.cpus = None,
             Variation::ExecPath => self.extra_path = true,
             Variation::Time => self.faketime = true,
-            Variation::Fileordering => {}
+            Variation::Fileordering => self.shuffle_src = true,
             Variation::Aslr => self.no_aslr = false,
         }
     }
@@ -136,7 +138,12 @@ impl Settings {
                     "real clock".into()
                 }
             }
-            Variation::Fileordering => "readdir order".into(),
+            Variation::Fileordering => if self.shuffle_src {
+                "shuffled readdir order of $src (disorderfs)"
+            } else {
+                "readdir order of $src"
+            }
+            .into(),
             Variation::Aslr => if self.no_aslr { "off" } else { "on" }.into(),
         }
     }
@@ -163,8 +170,12 @@ pub fn unavailable_reason(v: Variation) -> Option<String> {
         Variation::Time if !Path::new(LIBFAKETIME).exists() => Some(format!(
             "libfaketime is not installed ({LIBFAKETIME}); install it with `apt-get install -y faketime`"
         )),
-        Variation::Fileordering => {
-            Some("not supported by this envtwin yet (needs disorderfs inside the sandbox)".into())
+        Variation::Fileordering if !Path::new(super::DISORDERFS).exists() => Some(format!(
+            "disorderfs is not installed ({}); install it with `apt-get install -y disorderfs`",
+            super::DISORDERFS
+        )),
+        Variation::Fileordering if !Path::new("/dev/fuse").exists() => {
+            Some("/dev/fuse is missing, so disorderfs cannot mount".into())
         }
         _ => None,
     }
@@ -283,6 +294,7 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
         cpus: s.cpus,
         cpu_start: NEXT_CPU.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         no_aslr: s.no_aslr,
+        shuffle_src: s.shuffle_src,
         env,
         network: input.network,
         build_argv: input.command.argv.clone(),

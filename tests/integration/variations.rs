@@ -15,6 +15,10 @@ const LEAKS: &[(&str, &str, &str)] = &[
     ("locale", "echo \"$LANG\"", "umask"),
     ("timezone", "date +%Z", "umask"),
     ("env_order", "env | cut -d= -f1", "umask"),
+    ("time", "date +%Y%m%d", "umask"),
+    ("aslr", "head -n 1 /proc/self/maps", "umask"),
+    // Last, so the scenario directory holds a dozen files to shuffle.
+    ("fileordering", "ls -f \"$src\"", "umask"),
 ];
 
 fn leaky(p: &Project, var: &str, cmd: &str) {
@@ -37,6 +41,16 @@ fn verdict(p: &Project, var: &str, args: &[&str]) -> (i32, String) {
 fn every_variation_is_caught_alone_and_only_by_itself() {
     let p = Project::new();
     for (var, cmd, other) in LEAKS {
+        if let Some(reason) = envtwin::sandbox::plan::unavailable_reason(
+            envtwin::sandbox::variation::Variation::parse(var).expect("known variation"),
+        ) {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{var} unavailable in CI: {reason}"
+            );
+            eprintln!("skipping {var}: {reason}");
+            continue;
+        }
         leaky(&p, var, cmd);
         assert_eq!(
             verdict(&p, var, &[]),
