@@ -96,12 +96,12 @@ fn pid1(spec: &SandboxSpec, result_file: &mut File) -> i32 {
             return 3;
         }
     };
-    if spec.shuffle_src {
-        if let Err(e) = start_disorderfs(spec, log.as_raw_fd()) {
-            result.setup_error = Some(e);
-            let _ = result_file.write_all(&serde_json::to_vec(&result).unwrap_or_default());
-            return 3;
-        }
+    if spec.shuffle_src
+        && let Err(e) = start_disorderfs(log.as_raw_fd())
+    {
+        result.setup_error = Some(e);
+        let _ = result_file.write_all(&serde_json::to_vec(&result).unwrap_or_default());
+        return 3;
     }
     let status = spawn_wait(
         spec,
@@ -221,7 +221,7 @@ fn kill_the_rest() {
 
 /// Start disorderfs (as root, in the foreground as our child) serving the
 /// plain `$src` view shuffled at `$src`, and wait until it is mounted.
-fn start_disorderfs(spec: &SandboxSpec, log: RawFd) -> Result<(), String> {
+fn start_disorderfs(log: RawFd) -> Result<(), String> {
     let argv: Vec<CString> = [
         super::DISORDERFS,
         "-f",
