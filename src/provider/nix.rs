@@ -199,7 +199,8 @@ pub fn closure_hash(
 }
 
 /// Differences between two builds' closures: store paths on one side only,
-/// and for paths in both with different NAR hashes, the files inside them.
+/// and for paths in both with different NAR hashes, the files inside them,
+/// explained (`diff_trees` fills each `detail`).
 pub fn closure_diff(
     a: (&std::collections::BTreeMap<String, String>, &Path),
     b: (&std::collections::BTreeMap<String, String>, &Path),
@@ -213,6 +214,7 @@ pub fn closure_diff(
                 kind: DiffKind::OnlyInA,
                 a: Some(ha.clone()),
                 b: None,
+                detail: None,
             }),
             Some(hb) if hb != ha => {
                 let name = &p["/nix/store/".len()..];
@@ -237,6 +239,7 @@ pub fn closure_diff(
                 kind: DiffKind::OnlyInB,
                 a: None,
                 b: Some(hb.clone()),
+                detail: None,
             });
         }
     }
