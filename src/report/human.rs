@@ -8,6 +8,9 @@ use std::io::Write;
 /// Most lines of detail shown under one difference; `--format json` has
 /// the whole (itself capped) detail.
 const MAX_DETAIL_LINES: usize = 40;
+/// Differences of one scenario shown with their detail; the rest are
+/// listed by path and kind only, so one broken build cannot bury the report.
+const MAX_DETAILED: usize = 20;
 
 /// Write the human report.
 pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
@@ -89,8 +92,15 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
     }
     if !s.differences.is_empty() {
         writeln!(w, "  differences between build A and build B:")?;
-        for d in &s.differences {
-            write_difference(d, 4, w)?;
+        for (i, d) in s.differences.iter().enumerate() {
+            write_one(d, 4, i < MAX_DETAILED, w)?;
+        }
+        if s.differences.len() > MAX_DETAILED {
+            writeln!(
+                w,
+                "    (details of the last {} differences: --format json)",
+                s.differences.len() - MAX_DETAILED
+            )?;
         }
         if let Some(b) = &s.builds {
             let varied: Vec<String> =
@@ -117,6 +127,15 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
 /// and its hints — indented by `indent` spaces. `envtwin diff` prints the
 /// same.
 pub fn write_difference(d: &Difference, indent: usize, w: &mut dyn Write) -> std::io::Result<()> {
+    write_one(d, indent, true, w)
+}
+
+fn write_one(
+    d: &Difference,
+    indent: usize,
+    with_detail: bool,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
     let pad = " ".repeat(indent);
     let path = if d.path.is_empty() {
         "."
@@ -130,7 +149,7 @@ pub fn write_difference(d: &Difference, indent: usize, w: &mut dyn Write) -> std
     if let Some(b) = &d.b {
         writeln!(w, "{pad}  B: {b}")?;
     }
-    if let Some(detail) = &d.detail {
+    if let Some(detail) = d.detail.as_ref().filter(|_| with_detail) {
         let mut lines = Vec::new();
         detail_lines(detail, "", &mut lines);
         for l in lines.iter().take(MAX_DETAIL_LINES) {
@@ -401,5 +420,25 @@ mod tests {
             lines[41],
             "    … 28 more lines of detail (--format json shows them)"
         );
+    }
+
+    #[test]
+    fn only_the_first_differences_of_a_scenario_show_details() {
+        let mut r = sample();
+        let d = r.scenarios[1].differences[0].clone();
+        r.scenarios[1].differences = (0..25)
+            .map(|i| Difference {
+                path: format!("f{i:02}"),
+                ..d.clone()
+            })
+            .collect();
+        let mut out = Vec::new();
+        render(&r, &mut out).expect("render");
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(
+            out.matches("      hint: looks like the hostname").count(),
+            20
+        );
+        assert!(out.contains("    f24: content\n      A: regular, 10 bytes\n      B: regular, 18 bytes\n    (details of the last 5 differences: --format json)\n"), "{out}");
     }
 }
