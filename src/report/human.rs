@@ -192,9 +192,10 @@ fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
                 "{pad}binary: {} bytes in A, {} in B; first difference at byte {} (0x{:x})",
                 b.size_a, b.size_b, b.first_difference, b.first_difference
             ));
+            let width = b.hex_a.len().max(b.hex_b.len());
             for (side, hex) in [("A", &b.hex_a), ("B", &b.hex_b)] {
                 out.push(format!(
-                    "{pad}{side} @{:08x}: {hex:<95}  |{}|",
+                    "{pad}{side} @{:08x}: {hex:<width$}  |{}|",
                     b.window_offset,
                     printable(hex)
                 ));
@@ -407,8 +408,8 @@ mod tests {
                 "      A: file, 4 bytes",
                 "      B: file, 4 bytes",
                 "        binary: 4 bytes in A, 4 in B; first difference at byte 2 (0x2)",
-                &format!("        A @00000000: {:<95}  |AB..|", "41 42 00 01"),
-                &format!("        B @00000000: {:<95}  |AB..|", "41 42 ff 01"),
+                "        A @00000000: 41 42 00 01  |AB..|",
+                "        B @00000000: 41 42 ff 01  |AB..|",
                 "    b.zip!m0: timestamp",
                 "      A: 2026-11-26 10:00:00",
                 "      B: 2026-11-26 10:00:02",

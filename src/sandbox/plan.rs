@@ -173,6 +173,11 @@ pub fn telltales() -> Vec<(&'static str, String, String)> {
         ("user", user(a.uid), user(b.uid)),
         ("user", user(a.uid), b.uid.to_string()),
         ("hostname", a.hostname, b.hostname),
+        (
+            "umask",
+            format!("{:04o}", a.umask),
+            format!("{:04o}", b.umask),
+        ),
         ("domain name", a.domainname, b.domainname),
         ("build path", a.build_dir, b.build_dir),
         ("home directory", a.home, b.home),

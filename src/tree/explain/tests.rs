@@ -229,6 +229,8 @@ fn the_sandbox_context_knows_the_variations() {
     assert_eq!(path.1, "/envtwin/build");
     let user = c.telltales.iter().find(|t| t.0 == "user").unwrap();
     assert_eq!(user.1, "root");
+    let umask = c.telltales.iter().find(|t| t.0 == "umask").unwrap();
+    assert_eq!((umask.1.as_str(), umask.2.as_str()), ("0022", "0002"));
     assert_eq!(
         c.times.len(),
         2,
