@@ -10,7 +10,7 @@ use super::hints::{Context, Hints, iso};
 use super::{ArchiveDetail, Body, Detail, MemberChange, MemberDiff, ReadSeek, Side};
 use sha2::{Digest, Sha256};
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{Cursor, Read};
 
 /// Bytes read from the start of a file to recognise its format (tar's
@@ -807,9 +807,8 @@ fn diff_listings(
             );
         }
     }
-    let in_a: HashSet<&str> = ia.keys().copied().collect();
     for (j, mb) in lb.members.iter().enumerate() {
-        if ib.get(mb.name.as_str()) == Some(&j) && !in_a.contains(mb.name.as_str()) {
+        if ib.get(mb.name.as_str()) == Some(&j) && !ia.contains_key(mb.name.as_str()) {
             out.push(only(full(mb), mb, false));
         }
     }
