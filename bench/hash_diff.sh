@@ -5,8 +5,11 @@
 #   bench/hash_diff.sh [FILES] [MEGABYTES]
 #
 # Prints the median time of each command and the ratios envtwin/nix and
-# envtwin/diff-r; the target is both <= 1.0. Uses hyperfine when installed
-# (apt-get install -y hyperfine), else a median of 5 timed runs.
+# envtwin/diff-r; the target is both <= 1.0. Then 10 files of T2 change
+# (text, a binary, a zip, a tar.gz) and it prints `envtwin diff` (listing
+# and explaining them) over hashing both trees; the target is <= 2.0.
+# Uses hyperfine when installed (apt-get install -y hyperfine), else a
+# median of 5 timed runs.
 set -euo pipefail
 
 FILES=${1:-20000}
@@ -139,3 +142,75 @@ d1_diff=$(median_ms diff -r --no-dereference "$work/t1" "$work/t2")
 echo
 echo "one file changed (information only):"
 printf '%-34s %10s ms\n' "envtwin diff T1 T2" "$d1_env" "diff -r --no-dereference T1 T2" "$d1_diff"
+
+# Ten files differ (issue 4): listing and explaining them must stay within
+# 2x of hashing both trees. The files to change are added to both trees
+# first, so both sides of the ratio are measured on the same trees.
+python3 - "$work/t1" "$work/t2" <<'EOF2'
+import io, os, sys, tarfile, zipfile
+t1, t2 = sys.argv[1], sys.argv[2]
+
+def text(i, host, stamp):
+    lines = ["line %d of notes %d: nothing changes here" % (n, i) for n in range(300)]
+    lines[150] = "built on %s at %d" % (host, stamp)
+    return "\n".join(lines) + "\n"
+
+def bundle(stamp, date):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for n in range(40):
+            info = zipfile.ZipInfo("pkg/mod%02d.py" % n, date_time=date)
+            body = "x = %d\n" % n * 50
+            if n == 7:
+                body += "BUILD_TIME = %d\n" % stamp
+            z.writestr(info, body)
+    return buf.getvalue()
+
+def tgz(mode):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.GNU_FORMAT) as t:
+        data = b"#!/bin/sh\necho tool\n"
+        info = tarfile.TarInfo("bin/tool")
+        info.size, info.mode, info.mtime = len(data), mode, 1700000000
+        t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+for root, host, stamp, date, mode in [
+    (t1, "envtwin-a", 1795687009, (2026, 11, 26, 10, 0, 0), 0o644),
+    (t2, "envtwin-b-variant", 1795687013, (2026, 11, 26, 10, 0, 4), 0o664),
+]:
+    os.makedirs(os.path.join(root, "share/notes"), exist_ok=True)
+    for i in range(7):
+        with open(os.path.join(root, "share/notes/n%d.txt" % i), "w") as f:
+            f.write(text(i, host, stamp))
+    with open(os.path.join(root, "share/bundle.zip"), "wb") as f:
+        f.write(bundle(stamp, date))
+    with open(os.path.join(root, "share/tool.tar.gz"), "wb") as f:
+        f.write(tgz(mode))
+EOF2
+# The tenth: the binary file changed above.
+sync
+find "$work" -type f -exec cat {} + >/dev/null
+count=$("$envtwin" diff "$work/t1" "$work/t2" | tail -1 || true)
+if [ "$count" != "10 differing paths" ]; then
+    echo "bench: expected 10 differing paths, envtwin diff says: $count" >&2
+    exit 1
+fi
+"$envtwin" diff "$work/t1" "$work/t2" --format json >"$work/d10.json" || true
+python3 - "$work/d10.json" <<'EOF2'
+import json, sys
+d = json.load(open(sys.argv[1]))["differences"]
+kinds = sorted(x["detail"]["format"] for x in d)
+assert kinds == ["archive"] * 2 + ["binary"] + ["text"] * 7, kinds
+zipd = next(x for x in d if x["path"].endswith("bundle.zip"))["detail"]
+assert any(m["member"] == "bundle.zip!pkg/mod07.py" for m in zipd["members"]), zipd
+EOF2
+h1=$(median_ms "$envtwin" hash "$work/t1")
+h2=$(median_ms "$envtwin" hash "$work/t2")
+d10=$(median_ms "$envtwin" diff "$work/t1" "$work/t2")
+both=$(awk -v a="$h1" -v b="$h2" 'BEGIN { printf "%.1f", a + b }')
+echo
+echo "ten files changed (7 text, 1 binary, 1 zip, 1 tar.gz), each explained:"
+printf '%-34s %10s ms\n' "envtwin hash T1 + envtwin hash T2" "$both" \
+    "envtwin diff T1 T2 (explained)" "$d10"
+echo "ratio envtwin diff (10 differ, explained) / hash of both trees: $(ratio "$d10" "$both") (target <= 2.0)"

@@ -291,24 +291,14 @@ fn diff(a: PathBuf, b: PathBuf, format: cli::DiffFormat) -> Result<i32, Error> {
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         cli::DiffFormat::Human => {
+            let mut out = std::io::stdout().lock();
             for d in &differences {
-                let kind = serde_json::to_value(d.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default();
-                let path = if d.path.is_empty() {
-                    "."
-                } else {
-                    d.path.as_str()
-                };
-                println!("{path}: {kind}");
-                if let Some(x) = &d.a {
-                    println!("  A: {x}");
-                }
-                if let Some(x) = &d.b {
-                    println!("  B: {x}");
+                // A closed pipe (`envtwin diff … | head`) is not an error.
+                if report::human::write_difference(d, 0, &mut out).is_err() {
+                    break;
                 }
             }
+            drop(out);
             if differences.is_empty() {
                 println!("identical");
             } else {

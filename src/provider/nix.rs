@@ -199,7 +199,8 @@ pub fn closure_hash(
 }
 
 /// Differences between two builds' closures: store paths on one side only,
-/// and for paths in both with different NAR hashes, the files inside them.
+/// and for paths in both with different NAR hashes, the files inside them,
+/// explained (`diff_trees` fills each `detail`).
 pub fn closure_diff(
     a: (&std::collections::BTreeMap<String, String>, &Path),
     b: (&std::collections::BTreeMap<String, String>, &Path),
@@ -214,6 +215,7 @@ pub fn closure_diff(
                 a: Some(ha.clone()),
                 b: None,
                 culprits: Vec::new(),
+                detail: None,
             }),
             Some(hb) if hb != ha => {
                 let name = &p["/nix/store/".len()..];
@@ -239,6 +241,7 @@ pub fn closure_diff(
                 a: None,
                 b: Some(hb.clone()),
                 culprits: Vec::new(),
+                detail: None,
             });
         }
     }

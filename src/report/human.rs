@@ -1,7 +1,16 @@
 //! The human renderer: a line per scenario, failure details, a summary line.
 
 use super::{Report, ScenarioReport, Verdict};
+use crate::tree::Difference;
+use crate::tree::explain::{Body, Detail};
 use std::io::Write;
+
+/// Most lines of detail shown under one difference; `--format json` has
+/// the whole (itself capped) detail.
+const MAX_DETAIL_LINES: usize = 40;
+/// Differences of one scenario shown with their detail; the rest are
+/// listed by path and kind only, so one broken build cannot bury the report.
+const MAX_DETAILED: usize = 20;
 
 /// Write the human report.
 pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
@@ -95,31 +104,15 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
     }
     if !s.differences.is_empty() {
         writeln!(w, "  differences between build A and build B:")?;
-        for d in &s.differences {
-            let kind = serde_json::to_value(d.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default();
-            let path = if d.path.is_empty() {
-                "."
-            } else {
-                d.path.as_str()
-            };
-            if d.culprits.is_empty() {
-                writeln!(w, "    {path}: {kind}")?;
-            } else {
-                writeln!(
-                    w,
-                    "    {path}: {kind} (caused by {})",
-                    d.culprits.join(", ")
-                )?;
-            }
-            if let Some(a) = &d.a {
-                writeln!(w, "      A: {a}")?;
-            }
-            if let Some(b) = &d.b {
-                writeln!(w, "      B: {b}")?;
-            }
+        for (i, d) in s.differences.iter().enumerate() {
+            write_one(d, 4, i < MAX_DETAILED, w)?;
+        }
+        if s.differences.len() > MAX_DETAILED {
+            writeln!(
+                w,
+                "    (details of the last {} differences: --format json)",
+                s.differences.len() - MAX_DETAILED
+            )?;
         }
         if let Some(b) = &s.builds {
             let varied: Vec<String> =
@@ -162,10 +155,140 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Write one difference — `path: kind`, the two sides, then what changed
+/// and its hints — indented by `indent` spaces. `envtwin diff` prints the
+/// same.
+pub fn write_difference(d: &Difference, indent: usize, w: &mut dyn Write) -> std::io::Result<()> {
+    write_one(d, indent, true, w)
+}
+
+fn write_one(
+    d: &Difference,
+    indent: usize,
+    with_detail: bool,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    let pad = " ".repeat(indent);
+    let path = if d.path.is_empty() {
+        "."
+    } else {
+        d.path.as_str()
+    };
+    if d.culprits.is_empty() {
+        writeln!(w, "{pad}{path}: {}", snake(&d.kind))?;
+    } else {
+        writeln!(
+            w,
+            "{pad}{path}: {} (caused by {})",
+            snake(&d.kind),
+            d.culprits.join(", ")
+        )?;
+    }
+    if let Some(a) = &d.a {
+        writeln!(w, "{pad}  A: {a}")?;
+    }
+    if let Some(b) = &d.b {
+        writeln!(w, "{pad}  B: {b}")?;
+    }
+    if let Some(detail) = d.detail.as_ref().filter(|_| with_detail) {
+        let mut lines = Vec::new();
+        detail_lines(detail, "", &mut lines);
+        for l in lines.iter().take(MAX_DETAIL_LINES) {
+            writeln!(w, "{pad}  {l}")?;
+        }
+        if lines.len() > MAX_DETAIL_LINES {
+            writeln!(
+                w,
+                "{pad}  … {} more lines of detail (--format json shows them)",
+                lines.len() - MAX_DETAIL_LINES
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A serde enum's name as it appears in JSON, e.g. `only_in_a`.
+fn snake(v: &impl serde::Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// The lines of a detail, each prefixed by `pad`: hints first (the likely
+/// cause matters most and must survive the line cap), then the change.
+fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
+    for h in &d.hints {
+        out.push(format!("{pad}hint: {h}"));
+    }
+    match &d.body {
+        Body::Text(t) => {
+            out.extend(t.diff.lines().map(|l| format!("{pad}{l}")));
+            if let Some(cut) = &t.truncated {
+                out.push(format!("{pad}… {cut}"));
+            }
+        }
+        Body::Binary(b) => {
+            out.push(format!(
+                "{pad}binary: {} bytes in A, {} in B; first difference at byte {} (0x{:x})",
+                b.size_a, b.size_b, b.first_difference, b.first_difference
+            ));
+            let width = b.hex_a.len().max(b.hex_b.len());
+            for (side, hex) in [("A", &b.hex_a), ("B", &b.hex_b)] {
+                out.push(format!(
+                    "{pad}{side} @{:08x}: {hex:<width$}  |{}|",
+                    b.window_offset,
+                    printable(hex)
+                ));
+            }
+            if let Some(n) = &b.note {
+                out.push(format!("{pad}({n})"));
+            }
+        }
+        Body::Archive(a) => {
+            for m in &a.members {
+                out.push(format!("{pad}{}: {}", m.member, snake(&m.kind)));
+                if let Some(x) = &m.a {
+                    out.push(format!("{pad}  A: {x}"));
+                }
+                if let Some(x) = &m.b {
+                    out.push(format!("{pad}  B: {x}"));
+                }
+                if let Some(inner) = &m.detail {
+                    detail_lines(inner, &format!("{pad}    "), out);
+                }
+            }
+            if let Some(n) = a.more {
+                out.push(format!("{pad}… {n} more member differences"));
+            }
+            if let Some(n) = &a.note {
+                out.push(format!("{pad}({} read incompletely: {n})", a.archive));
+            }
+        }
+        Body::Name => {}
+        Body::Unreadable { reason } => out.push(format!("{pad}could not explain: {reason}")),
+    }
+}
+
+/// The characters of space-separated hex bytes, `.` for the unprintable.
+fn printable(hex: &str) -> String {
+    hex.split(' ')
+        .filter_map(|x| u8::from_str_radix(x, 16).ok())
+        .map(|b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::{BuildReport, Builds, Check, Report, ScenarioReport, Verdict};
+    use crate::tree::explain::{ArchiveDetail, BinaryDetail, MemberChange, MemberDiff, TextDetail};
     use crate::tree::{DiffKind, Difference};
     use crate::twin::BuildStatus;
     use std::collections::BTreeMap;
@@ -223,6 +346,15 @@ mod tests {
             a: Some("regular, 10 bytes".into()),
             b: Some("regular, 18 bytes".into()),
             culprits: Vec::new(),
+            detail: Some(Detail {
+                body: Body::Text(TextDetail {
+                    diff: "@@ -1,2 +1,2 @@\n version 1\n-host envtwin-a\n+host envtwin-b\n".into(),
+                    removed: 1,
+                    added: 1,
+                    truncated: None,
+                }),
+                hints: vec!["looks like the hostname (envtwin-a in A, envtwin-b in B)".into()],
+            }),
         }];
         fail.checks = vec![Check {
             check: "reproducible".into(),
@@ -261,5 +393,98 @@ mod tests {
         assert_eq!(r.summary.failed, 1);
         assert_eq!(r.summary.skipped, 1);
         assert_eq!(r.exit_code(), crate::error::EXIT_FAILED);
+    }
+
+    #[test]
+    fn archive_and_binary_details_are_indented_and_capped() {
+        let inner = Detail {
+            body: Body::Binary(BinaryDetail {
+                size_a: 4,
+                size_b: 4,
+                first_difference: 2,
+                window_offset: 0,
+                hex_a: "41 42 00 01".into(),
+                hex_b: "41 42 ff 01".into(),
+                note: None,
+            }),
+            hints: Vec::new(),
+        };
+        let member = |n: usize| MemberDiff {
+            member: format!("b.zip!m{n}"),
+            kind: MemberChange::Timestamp,
+            a: Some("2026-11-26 10:00:00".into()),
+            b: Some("2026-11-26 10:00:02".into()),
+            detail: None,
+        };
+        let mut members = vec![MemberDiff {
+            member: "b.zip!x.bin".into(),
+            kind: MemberChange::Content,
+            a: Some("file, 4 bytes".into()),
+            b: Some("file, 4 bytes".into()),
+            detail: Some(Box::new(inner)),
+        }];
+        members.extend((0..20).map(member));
+        let d = Difference {
+            path: "lib/b.zip".into(),
+            kind: DiffKind::Content,
+            a: None,
+            b: None,
+            culprits: Vec::new(),
+            detail: Some(Detail {
+                body: Body::Archive(ArchiveDetail {
+                    archive: "zip".into(),
+                    members,
+                    more: Some(3),
+                    note: None,
+                }),
+                hints: vec!["20 member timestamps differ".into()],
+            }),
+        };
+        let mut out = Vec::new();
+        write_difference(&d, 2, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[..11],
+            [
+                "  lib/b.zip: content",
+                "    hint: 20 member timestamps differ",
+                "    b.zip!x.bin: content",
+                "      A: file, 4 bytes",
+                "      B: file, 4 bytes",
+                "        binary: 4 bytes in A, 4 in B; first difference at byte 2 (0x2)",
+                "        A @00000000: 41 42 00 01  |AB..|",
+                "        B @00000000: 41 42 ff 01  |AB..|",
+                "    b.zip!m0: timestamp",
+                "      A: 2026-11-26 10:00:00",
+                "      B: 2026-11-26 10:00:02",
+            ]
+        );
+        // 1 + 40 detail lines + the line saying how many more.
+        assert_eq!(lines.len(), 42);
+        assert_eq!(
+            lines[41],
+            "    … 28 more lines of detail (--format json shows them)"
+        );
+    }
+
+    #[test]
+    fn only_the_first_differences_of_a_scenario_show_details() {
+        let mut r = sample();
+        let d = r.scenarios[1].differences[0].clone();
+        r.scenarios[1].differences = (0..25)
+            .map(|i| Difference {
+                path: format!("f{i:02}"),
+                ..d.clone()
+            })
+            .collect();
+        let mut out = Vec::new();
+        render(&r, &mut out).expect("render");
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(
+            out.matches("      hint: looks like the hostname").count(),
+            20
+        );
+        assert!(out.contains("    f24: content\n      A: regular, 10 bytes\n      B: regular, 18 bytes\n    (details of the last 5 differences: --format json)\n"), "{out}");
     }
 }

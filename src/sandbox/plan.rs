@@ -15,6 +15,8 @@ const EXTRA_PATH_DIR: &str = "/envtwin/empty-bin";
 /// Round-robin start CPU for builds restricted to fewer CPUs than all.
 static NEXT_CPU: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+/// How far the `time` variation moves build B's clock ahead.
+pub const FAKETIME_DAYS: i64 = 400;
 
 /// What the environment hash covers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -133,7 +135,7 @@ impl Settings {
             Variation::ExecPath => self.path(),
             Variation::Time => {
                 if self.faketime {
-                    "+400 days (libfaketime)".into()
+                    format!("+{FAKETIME_DAYS} days (libfaketime)")
                 } else {
                     "real clock".into()
                 }
@@ -155,6 +157,42 @@ impl Settings {
             BASE_PATH.to_string()
         }
     }
+}
+
+/// Values build A and a fully varied build B expose to the build script, as
+/// `(what, in A, in B)`: when a file's change shows one of them, that
+/// variation is the likely cause (see `tree::explain`).
+pub fn telltales() -> Vec<(&'static str, String, String)> {
+    let a = Settings::control();
+    let mut b = Settings::control();
+    for v in Variation::ALL {
+        b.vary(v);
+    }
+    // The sandbox shares the host's /etc/passwd, so `whoami` or `ls -l` in
+    // build B prints this machine's name for B's uid, or the bare number.
+    let user = |uid: u32| {
+        nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .map_or_else(|| uid.to_string(), |u| u.name)
+    };
+    vec![
+        ("user", user(a.uid), user(b.uid)),
+        ("user", user(a.uid), b.uid.to_string()),
+        ("hostname", a.hostname, b.hostname),
+        (
+            "umask",
+            format!("{:04o}", a.umask),
+            format!("{:04o}", b.umask),
+        ),
+        ("domain name", a.domainname, b.domainname),
+        ("build path", a.build_dir, b.build_dir),
+        ("home directory", a.home, b.home),
+        ("locale", a.lang, b.lang),
+        ("timezone", a.tz, b.tz),
+        ("uid", format!("uid={}", a.uid), format!("uid={}", b.uid)),
+        ("gid", format!("gid={}", a.gid), format!("gid={}", b.gid)),
+    ]
 }
 
 fn available_cpus() -> usize {
@@ -259,7 +297,7 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
     env.extend(input.command.env.iter().cloned());
     if s.faketime {
         env.push(("LD_PRELOAD".into(), LIBFAKETIME.into()));
-        env.push(("FAKETIME".into(), "+400d".into()));
+        env.push(("FAKETIME".into(), format!("+{FAKETIME_DAYS}d")));
         // Keep timeouts and sleeps working: only the wall clock moves.
         env.push(("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()));
     }

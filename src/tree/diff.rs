@@ -13,13 +13,15 @@ use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
-/// The differences between trees `a` and `b`; empty when identical.
+/// The differences between trees `a` and `b`, explained; empty when
+/// identical.
 ///
 /// Both trees are hashed concurrently first; only when the hashes differ
-/// is the per-file work done. The result is exactly
-/// `diff_manifests(&manifest(a)?, &manifest(b)?)`, computed more cheaply:
-/// files present on both sides are compared byte for byte and hashed only
-/// when they differ.
+/// is the per-file work done. The result is
+/// `diff_manifests(&manifest(a)?, &manifest(b)?)`, computed more cheaply
+/// (files present on both sides are compared byte for byte and hashed only
+/// when they differ), with each difference's `detail` filled by
+/// [`explain_differences`](super::explain_differences).
 pub fn diff_trees(a: &Path, b: &Path) -> Result<Vec<Difference>, TreeError> {
     let (ha, hb) = hash_pair(a, b);
     if ha? == hb? {
@@ -68,7 +70,9 @@ pub fn diff_trees(a: &Path, b: &Path) -> Result<Vec<Difference>, TreeError> {
             mb.insert(key.to_string(), Entry { kind });
         }
     }
-    Ok(diff_manifests(&ma, &mb))
+    let mut out = diff_manifests(&ma, &mb);
+    super::explain::explain_differences(&mut out, a, b);
+    Ok(out)
 }
 
 /// Per-file work once the hashes differ: regular files by key.
@@ -107,6 +111,7 @@ pub fn diff_manifests(a: &Manifest, b: &Manifest) -> Vec<Difference> {
             a: ea.map(|e| describe(e, key, a)),
             b: eb.map(|e| describe(e, key, b)),
             culprits: Vec::new(),
+            detail: None,
         });
     }
     out

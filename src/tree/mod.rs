@@ -1,11 +1,13 @@
 //! Trees on disk: NAR serialisation and hash (SPEC §5), per-file manifest and diff.
 //!
 //! Main entry points: [`hash_path`] -> [`TreeHash`], [`write_nar`],
-//! [`manifest`] -> [`Manifest`], [`diff_trees`] -> [`Difference`]s.
+//! [`manifest`] -> [`Manifest`], [`diff_trees`] -> [`Difference`]s, each
+//! with a [`Detail`] from [`explain`] showing the change.
 //! Nothing here follows a symlink or opens anything but regular files and
 //! directories, so a fifo in a tree is an error, never a hang.
 
 mod diff;
+pub mod explain;
 mod hash;
 mod manifest;
 mod nar;
@@ -14,6 +16,7 @@ mod tests;
 mod walk;
 
 pub use diff::{diff_manifests, diff_trees};
+pub use explain::{Detail, explain_differences};
 pub use hash::{hash_pair, hash_path, nar_sha256, nix32, sri};
 pub use manifest::{Entry, EntryKind, Manifest, escape_name, manifest};
 pub use nar::write_nar;
@@ -104,4 +107,8 @@ pub struct Difference {
     /// Variations that alone change this path (culprit search), if known.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub culprits: Vec<String>,
+    /// What changed inside (a line diff, a hex window, archive members)
+    /// and hints at the cause; filled by [`explain_differences`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Detail>,
 }

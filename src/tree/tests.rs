@@ -185,8 +185,10 @@ proptest! {
         prop_assert_eq!(&d[0].path, &key);
         prop_assert_eq!(d[0].kind, kind);
         // The fast path of diff_trees agrees with comparing full manifests.
-        let full = diff_manifests(&manifest(&a).unwrap(), &manifest(&b).unwrap());
-        prop_assert_eq!(d, full);
+        let mut full = diff_manifests(&manifest(&a).unwrap(), &manifest(&b).unwrap());
+        explain_differences(&mut full, &a, &b);
+        prop_assert_eq!(&d, &full);
+        check_details(&d)?;
     }
 
     #[test]
@@ -195,9 +197,32 @@ proptest! {
         let (pa, pb) = (tmp.path().join("a"), tmp.path().join("b"));
         create(&a, &pa, false);
         create(&b, &pb, false);
-        let full = diff_manifests(&manifest(&pa).unwrap(), &manifest(&pb).unwrap());
-        prop_assert_eq!(diff_trees(&pa, &pb).unwrap(), full);
+        let mut full = diff_manifests(&manifest(&pa).unwrap(), &manifest(&pb).unwrap());
+        explain_differences(&mut full, &pa, &pb);
+        let d = diff_trees(&pa, &pb).unwrap();
+        prop_assert_eq!(&d, &full);
+        check_details(&d)?;
     }
+}
+
+/// Every content difference is explained from the files themselves: the
+/// keys (escaped names) led back to the right paths.
+fn check_details(d: &[Difference]) -> Result<(), TestCaseError> {
+    for x in d.iter().filter(|x| x.kind == DiffKind::Content) {
+        let detail = x.detail.as_ref();
+        prop_assert!(
+            detail.is_some_and(|e| !matches!(e.body, explain::Body::Unreadable { .. })),
+            "{}: {:?}",
+            x.path,
+            detail
+        );
+    }
+    prop_assert!(
+        d.iter()
+            .filter(|x| matches!(x.kind, DiffKind::Type | DiffKind::Executable))
+            .all(|x| x.detail.is_none())
+    );
+    Ok(())
 }
 
 // ---- cross-checks against the real Nix ----

@@ -224,10 +224,20 @@ fn reproducible_false_requires_a_difference_and_lists_it() {
     let st = scenario(&report, "stamped");
     assert_eq!(st["verdict"], "pass");
     assert_eq!(st["reproducible"], false);
+    let d0 = &st["differences"][0];
     assert_eq!(
         st["differences"],
-        serde_json::json!([{"path": "rand", "kind": "content", "a": st["differences"][0]["a"], "b": st["differences"][0]["b"]}])
+        serde_json::json!([{"path": "rand", "kind": "content", "a": d0["a"], "b": d0["b"], "detail": d0["detail"]}])
     );
+    // 8 random bytes: shown as bytes (unless, rarely, they happen to be text).
+    let format = d0["detail"]["format"].as_str().unwrap_or("");
+    assert!(format == "binary" || format == "text", "{d0}");
+    if format == "binary" {
+        assert_eq!(
+            d0["detail"]["hex_a"].as_str().map(|h| h.len()),
+            Some(8 * 3 - 1)
+        );
+    }
     let steady = scenario(&report, "steady");
     assert_eq!(steady["verdict"], "fail");
     assert_eq!(

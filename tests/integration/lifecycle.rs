@@ -192,6 +192,17 @@ fn keep_leaves_both_trees_and_says_where() {
     );
     let (code, report) = p.run_json(&["--keep", "s.yaml"]);
     assert_eq!(code, 1);
+    // The run's report explains the difference: the line and its cause.
+    let detail = &scenario(&report, "kept")["differences"][0]["detail"];
+    assert_eq!(detail["format"], "text", "{detail}");
+    assert_eq!(
+        detail["diff"],
+        "@@ -1 +1 @@\n-envtwin-a\n+envtwin-b-variant\n"
+    );
+    assert_eq!(
+        detail["hints"][0],
+        "looks like the hostname (envtwin-a in A, envtwin-b-variant in B)"
+    );
     let kept = scenario(&report, "kept")["kept"]
         .as_str()
         .expect("kept path")
@@ -208,6 +219,16 @@ fn keep_leaves_both_trees_and_says_where() {
         .output()
         .expect("diff");
     assert_eq!(diff.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&diff.stdout).contains("h: content"));
+    let shown = String::from_utf8_lossy(&diff.stdout);
+    assert!(shown.contains("h: content"));
+    // `envtwin diff` on the kept trees prints the same explanation.
+    assert!(
+        shown.contains("  -envtwin-a\n  +envtwin-b-variant\n"),
+        "{shown}"
+    );
+    assert!(
+        shown
+            .contains("  hint: looks like the hostname (envtwin-a in A, envtwin-b-variant in B)\n")
+    );
     std::fs::remove_dir_all(&kept).expect("cleanup");
 }

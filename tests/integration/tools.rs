@@ -67,6 +67,58 @@ fn diff_exit_codes_and_output() {
 }
 
 #[test]
+fn diff_explains_text_and_archive_changes() {
+    use std::io::Write;
+    let p = Project::new();
+    p.file("a/etc/motd", "welcome\nbuilt on envtwin-a\n");
+    p.file("b/etc/motd", "welcome\nbuilt on envtwin-b-variant\n");
+    for (side, mtime) in [("a", 1_000_000_000), ("b", 1_000_000_007)] {
+        let mut gz = flate2::GzBuilder::new()
+            .mtime(mtime)
+            .write(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"same\n").expect("gzip");
+        let bytes = gz.finish().expect("gzip");
+        std::fs::write(p.path().join(side).join("log.gz"), bytes).expect("write");
+    }
+    let out = p.cmd(&["diff", "a", "b"]).output().expect("diff");
+    assert_eq!(out.status.code(), Some(1));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        shown
+            .lines()
+            .filter(|l| l.starts_with("  "))
+            .collect::<Vec<_>>()[2..7],
+        [
+            "  hint: looks like the hostname (envtwin-a in A, envtwin-b-variant in B)",
+            "  @@ -1,2 +1,2 @@",
+            "   welcome",
+            "  -built on envtwin-a",
+            "  +built on envtwin-b-variant",
+        ],
+        "{shown}"
+    );
+    assert!(
+        shown.contains(
+            "  log.gz: timestamp\n    A: gzip header mtime 1000000000 (2001-09-09T01:46:40Z)\n"
+        ),
+        "{shown}"
+    );
+
+    let out = p
+        .cmd(&["diff", "a", "b", "--format", "json"])
+        .output()
+        .expect("diff");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let d = &v["differences"];
+    assert_eq!(d[0]["path"], "etc/motd");
+    assert_eq!(d[0]["detail"]["format"], "text");
+    assert_eq!(d[0]["detail"]["removed"], 1);
+    assert_eq!(d[1]["path"], "log.gz");
+    assert_eq!(d[1]["detail"]["archive"], "gzip");
+    assert_eq!(d[1]["detail"]["members"][0]["kind"], "timestamp");
+}
+
+#[test]
 fn the_shipped_scenarios_pass() {
     if !require_tool("python3") || !require_tool("nix-build") {
         return;

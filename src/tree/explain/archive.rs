@@ -1,0 +1,842 @@
+//! Archives compared member by member: zip (also wheels, jars), tar, and
+//! tar or single files compressed with gzip, xz or zstd. A difference names
+//! the member (`bundle.zip!stamped.txt`) and what differs in it; a member
+//! whose content differs gets its own [`Detail`], recursively.
+//!
+//! Input is untrusted: decompressed bytes, kept member contents and member
+//! counts are all capped, so a bomb costs bounded time and memory.
+
+use super::hints::{Context, Hints, iso};
+use super::{ArchiveDetail, Body, Detail, MemberChange, MemberDiff, ReadSeek, Side};
+use sha2::{Digest, Sha256};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
+
+/// Bytes read from the start of a file to recognise its format (tar's
+/// magic sits at 257).
+pub(super) const SNIFF: usize = 512;
+/// Decompressed bytes read per side before giving up on the rest.
+const MAX_DECOMPRESSED: u64 = 256 << 20;
+/// Member contents kept per side for explaining changed members.
+const MAX_KEPT: u64 = 32 << 20;
+/// Members read per side.
+const MAX_MEMBERS: usize = 100_000;
+/// Member differences listed in a detail.
+const MAX_LISTED: usize = 50;
+/// Changed members explained in detail (each is itself capped).
+const MAX_EXPLAINED: usize = 10;
+/// Memory the xz decoder may use; a header asking for more is refused.
+const XZ_MEMLIMIT: u64 = 256 << 20;
+
+/// An archive format, recognised by its magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Format {
+    Zip,
+    Tar,
+    Gzip,
+    Xz,
+    Zstd,
+}
+
+impl Format {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Format::Zip => "zip",
+            Format::Tar => "tar",
+            Format::Gzip => "gzip",
+            Format::Xz => "xz",
+            Format::Zstd => "zstd",
+        }
+    }
+
+    /// The name of a tar inside this compression.
+    fn tar_name(self) -> &'static str {
+        match self {
+            Format::Gzip => "tar.gz",
+            Format::Xz => "tar.xz",
+            Format::Zstd => "tar.zst",
+            Format::Zip | Format::Tar => "tar",
+        }
+    }
+}
+
+/// The archive format of a file starting with `head`, if any. Magic bytes,
+/// not names, decide: a wheel or a jar is a zip, a `.tgz` is gzip.
+pub(super) fn sniff(head: &[u8]) -> Option<Format> {
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        Some(Format::Zip)
+    } else if head.starts_with(&[0x1f, 0x8b]) {
+        Some(Format::Gzip)
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Some(Format::Xz)
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(Format::Zstd)
+    } else if is_tar(head) {
+        Some(Format::Tar)
+    } else {
+        None
+    }
+}
+
+/// POSIX (`ustar\0`) and GNU (`ustar `) tar headers carry this magic.
+fn is_tar(head: &[u8]) -> bool {
+    head.get(257..262) == Some(b"ustar")
+}
+
+/// One member as read from an archive.
+#[derive(Debug)]
+struct Member {
+    name: String,
+    /// `file`, `directory`, `symlink`, `hard link`, …
+    kind: &'static str,
+    link: Option<String>,
+    mode: Option<u32>,
+    /// As shown, e.g. `2026-11-26 10:00:00` (zip) or `1795687009 (2026-…Z)`.
+    mtime: Option<String>,
+    /// The same in epoch seconds, for hints.
+    mtime_epoch: Option<i64>,
+    owner: Option<String>,
+    uid: Option<u64>,
+    /// Other recorded metadata, e.g. the zip compression method.
+    meta: Option<String>,
+    size: u64,
+    sha256: [u8; 32],
+    /// The contents, when within [`MAX_KEPT`].
+    content: Option<Vec<u8>>,
+}
+
+/// The members of one side, and what limits cut short.
+#[derive(Debug, Default)]
+struct Listing {
+    members: Vec<Member>,
+    note: Option<String>,
+}
+
+/// A reader that fails once `left` reaches 0: each decompressed byte
+/// counts against [`MAX_DECOMPRESSED`].
+struct Capped<'b, R> {
+    inner: R,
+    left: &'b Cell<u64>,
+}
+
+impl<R: Read> Read for Capped<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.left.get();
+        if left == 0 {
+            let mut one = [0u8; 1];
+            return match self.inner.read(&mut one)? {
+                0 => Ok(0),
+                _ => Err(std::io::Error::other(format!(
+                    "more than {} MiB decompressed",
+                    MAX_DECOMPRESSED >> 20
+                ))),
+            };
+        }
+        let max = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..max])?;
+        self.left.set(left - n as u64);
+        Ok(n)
+    }
+}
+
+/// Compare two archives of format `fmt` named `name`.
+pub(super) fn compare(
+    name: &str,
+    fmt: Format,
+    a: Side<'_>,
+    b: Side<'_>,
+    ctx: &Context,
+    depth: usize,
+) -> Result<Detail, String> {
+    let mut h = Hints::default();
+    let mut out = Vec::new();
+    let (label, la, lb) = match fmt {
+        Format::Zip => ("zip".to_string(), read_zip(open(a)?)?, read_zip(open(b)?)?),
+        Format::Tar => ("tar".to_string(), read_tar(open(a)?)?, read_tar(open(b)?)?),
+        Format::Gzip | Format::Xz | Format::Zstd => {
+            if fmt == Format::Gzip {
+                gzip_headers(name, a, b, ctx, &mut out, &mut h)?;
+            }
+            let (pa, da) = peek(decoder(fmt, open(a)?)?)?;
+            let (pb, db) = peek(decoder(fmt, open(b)?)?)?;
+            if is_tar(&pa) && is_tar(&pb) {
+                (
+                    fmt.tar_name().to_string(),
+                    read_tar(Cursor::new(pa).chain(da))?,
+                    read_tar(Cursor::new(pb).chain(db))?,
+                )
+            } else {
+                let inner = inner_name(name, fmt, a);
+                (
+                    fmt.name().to_string(),
+                    single(&inner, Cursor::new(pa).chain(da))?,
+                    single(&inner, Cursor::new(pb).chain(db))?,
+                )
+            }
+        }
+    };
+    diff_listings(name, &label, (&la, &lb), ctx, depth, &mut out, &mut h);
+    if out.is_empty() {
+        // Same members, same metadata: the compression or the container's
+        // own bytes (extra fields, padding, central directory) differ.
+        out.push(MemberDiff {
+            member: name.to_string(),
+            kind: MemberChange::Encoding,
+            a: None,
+            b: None,
+            detail: Some(Box::new(super::raw_binary(a, b, ctx))),
+        });
+        h.push(format!(
+            "every member is the same: only the {label} encoding differs (compression level or tool version, or metadata this comparison does not read)"
+        ));
+    }
+    let more = out.len().checked_sub(MAX_LISTED).filter(|n| *n > 0);
+    out.truncate(MAX_LISTED);
+    let note = match (la.note, lb.note) {
+        (Some(x), Some(y)) if x == y => Some(format!("{x} (both sides)")),
+        (Some(x), Some(y)) => Some(format!("A: {x}; B: {y}")),
+        (Some(x), None) => Some(format!("A: {x}")),
+        (None, Some(y)) => Some(format!("B: {y}")),
+        (None, None) => None,
+    };
+    Ok(Detail {
+        body: Body::Archive(ArchiveDetail {
+            archive: label,
+            members: out,
+            more,
+            note,
+        }),
+        hints: h.into_vec(),
+    })
+}
+
+fn open<'a>(s: Side<'a>) -> Result<Box<dyn ReadSeek + 'a>, String> {
+    s.open().map_err(|e| s.describe_err(&e))
+}
+
+/// A decompressing reader of format `fmt` over `r`.
+fn decoder<'a>(fmt: Format, r: Box<dyn ReadSeek + 'a>) -> Result<Box<dyn Read + 'a>, String> {
+    Ok(match fmt {
+        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        Format::Xz => {
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                XZ_MEMLIMIT,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(|e| e.to_string())?;
+            Box::new(liblzma::read::XzDecoder::new_stream(r, stream))
+        }
+        Format::Zstd => Box::new(zstd::stream::read::Decoder::new(r).map_err(|e| e.to_string())?),
+        Format::Zip | Format::Tar => r,
+    })
+}
+
+/// The first [`SNIFF`] decompressed bytes, and the reader for the rest.
+fn peek<'a>(mut r: Box<dyn Read + 'a>) -> Result<(Vec<u8>, Box<dyn Read + 'a>), String> {
+    let mut head = Vec::with_capacity(SNIFF);
+    (&mut r)
+        .take(SNIFF as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| e.to_string())?;
+    Ok((head, r))
+}
+
+/// What a compressed single file holds: the name in its gzip header, else
+/// its own name without the compression suffix.
+fn inner_name(name: &str, fmt: Format, a: Side<'_>) -> String {
+    if fmt == Format::Gzip
+        && let Ok(head) = a.head(SNIFF)
+        && let Some(n) = gzip_head(&head).and_then(|g| g.name)
+    {
+        return n;
+    }
+    let base = name.rsplit('!').next().unwrap_or(name);
+    [".gz", ".xz", ".zst", ".zstd"]
+        .iter()
+        .find_map(|s| base.strip_suffix(s))
+        .unwrap_or(base)
+        .to_string()
+}
+
+/// The fields of a gzip header worth comparing.
+#[derive(Debug, PartialEq, Eq)]
+struct GzipHead {
+    mtime: u32,
+    name: Option<String>,
+    os: u8,
+}
+
+/// Parse the fixed gzip header (RFC 1952) and the file name if it lies
+/// within `head`.
+fn gzip_head(head: &[u8]) -> Option<GzipHead> {
+    if head.len() < 10 || head[..2] != [0x1f, 0x8b] {
+        return None;
+    }
+    let flags = head[3];
+    let mtime = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    let mut i = 10;
+    if flags & 4 != 0 {
+        let xlen = head.get(10..12).map(|x| u16::from_le_bytes([x[0], x[1]]))?;
+        i += 2 + xlen as usize;
+    }
+    let name = (flags & 8 != 0)
+        .then(|| {
+            let rest = head.get(i..)?;
+            let end = rest.iter().position(|b| *b == 0)?;
+            Some(String::from_utf8_lossy(&rest[..end]).into_owned())
+        })
+        .flatten();
+    Some(GzipHead {
+        mtime,
+        name,
+        os: head[9],
+    })
+}
+
+/// Differences between the two gzip headers (time, stored name, OS byte).
+fn gzip_headers(
+    name: &str,
+    a: Side<'_>,
+    b: Side<'_>,
+    ctx: &Context,
+    out: &mut Vec<MemberDiff>,
+    h: &mut Hints,
+) -> Result<(), String> {
+    let head = |s: Side<'_>| s.head(SNIFF).map_err(|e| s.describe_err(&e));
+    let (Some(ga), Some(gb)) = (gzip_head(&head(a)?), gzip_head(&head(b)?)) else {
+        return Ok(());
+    };
+    if ga.mtime != gb.mtime {
+        let show = |t: u32| format!("gzip header mtime {t} ({})", iso(i64::from(t)));
+        out.push(MemberDiff {
+            member: name.to_string(),
+            kind: MemberChange::Timestamp,
+            a: Some(show(ga.mtime)),
+            b: Some(show(gb.mtime)),
+            detail: None,
+        });
+        h.epoch_pair(
+            ctx,
+            i64::from(ga.mtime),
+            i64::from(gb.mtime),
+            "in the gzip header",
+        );
+        h.push(
+            "the gzip header records a time: compress with `gzip -n` (or a fixed mtime) to leave it out"
+                .into(),
+        );
+    }
+    if ga.name != gb.name || ga.os != gb.os {
+        let show = |g: &GzipHead| {
+            format!(
+                "gzip header name {}, OS {}",
+                g.name.as_deref().unwrap_or("(none)"),
+                g.os
+            )
+        };
+        out.push(MemberDiff {
+            member: name.to_string(),
+            kind: MemberChange::Metadata,
+            a: Some(show(&ga)),
+            b: Some(show(&gb)),
+            detail: None,
+        });
+    }
+    Ok(())
+}
+
+/// Read a member's contents: size, SHA-256, and the bytes if `kept` (what
+/// may still be kept of this side) allows; `kept` shrinks by what is kept.
+fn read_content(
+    r: &mut dyn Read,
+    kept_left: &mut u64,
+) -> std::io::Result<(u64, [u8; 32], Option<Vec<u8>>)> {
+    let mut hasher = Sha256::new();
+    let mut kept = Some(Vec::new());
+    let mut buf = [0u8; 16 << 10];
+    let mut size = 0u64;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+        if let Some(v) = &mut kept {
+            if (v.len() + n) as u64 <= *kept_left {
+                v.extend_from_slice(&buf[..n]);
+            } else {
+                kept = None;
+            }
+        }
+    }
+    if let Some(v) = &kept {
+        *kept_left -= v.len() as u64;
+    }
+    Ok((size, hasher.finalize().into(), kept))
+}
+
+fn read_zip(r: Box<dyn ReadSeek + '_>) -> Result<Listing, String> {
+    let mut z = zip::ZipArchive::new(r).map_err(|e| format!("not a readable zip: {e}"))?;
+    let mut out = Listing::default();
+    let left = Cell::new(MAX_DECOMPRESSED);
+    let mut kept = MAX_KEPT;
+    if z.len() > MAX_MEMBERS {
+        out.note = Some(format!(
+            "only the first {MAX_MEMBERS} of {} members read",
+            z.len()
+        ));
+    }
+    for i in 0..z.len().min(MAX_MEMBERS) {
+        // An encrypted or oddly compressed member is compared as stored.
+        let raw = z.by_index(i).is_err();
+        let mut f = if raw {
+            z.by_index_raw(i)
+        } else {
+            z.by_index(i)
+        }
+        .map_err(|e| format!("member {i}: {e}"))?;
+        let name = f
+            .name()
+            .map(|n| n.into_owned())
+            .unwrap_or_else(|_| String::from_utf8_lossy(f.name_raw()).into_owned());
+        let kind = if f.is_dir() {
+            "directory"
+        } else if f.is_symlink() {
+            "symlink"
+        } else {
+            "file"
+        };
+        let ext = f.extra_data_fields().find_map(|e| match e {
+            zip::ExtraField::ExtendedTimestamp(t) => t.mod_time(),
+            _ => None,
+        });
+        let dos = f.last_modified();
+        let mtime = match (dos, ext) {
+            (Some(d), Some(t)) => Some(format!("{d} (mtime {t} = {})", iso(i64::from(t)))),
+            (Some(d), None) => Some(d.to_string()),
+            (None, Some(t)) => Some(format!("mtime {t} = {}", iso(i64::from(t)))),
+            (None, None) => None,
+        };
+        let mtime_epoch = ext.map(i64::from).or_else(|| {
+            // DOS times are local and have no zone; read them as UTC, which
+            // is close enough to ask "near the build?".
+            let d = dos?;
+            let day = super::hints::days_from_civil(
+                i64::from(d.year()),
+                i64::from(d.month()),
+                i64::from(d.day()),
+            )?;
+            Some(
+                day * 86_400
+                    + i64::from(d.hour()) * 3600
+                    + i64::from(d.minute()) * 60
+                    + i64::from(d.second()),
+            )
+        });
+        let mode = f.unix_mode();
+        let meta = Some(format!(
+            "compression {}{}",
+            f.compression(),
+            if raw { " (compared as stored)" } else { "" }
+        ));
+        let mut capped = Capped {
+            inner: &mut f,
+            left: &left,
+        };
+        let (size, sha256, content) = match read_content(&mut capped, &mut kept) {
+            Ok(c) => c,
+            Err(e) if left.get() == 0 => {
+                out.note = Some(format!("stopped at member {name}: {e}"));
+                break;
+            }
+            Err(e) => return Err(format!("member {name}: {e}")),
+        };
+        let link = (kind == "symlink")
+            .then(|| {
+                content
+                    .as_deref()
+                    .map(|c| String::from_utf8_lossy(c).into_owned())
+            })
+            .flatten();
+        out.members.push(Member {
+            name,
+            kind,
+            link,
+            mode,
+            mtime,
+            mtime_epoch,
+            owner: None,
+            uid: None,
+            meta,
+            size,
+            sha256,
+            content,
+        });
+    }
+    Ok(out)
+}
+
+fn read_tar<R: Read>(r: R) -> Result<Listing, String> {
+    let left = Cell::new(MAX_DECOMPRESSED);
+    let mut kept = MAX_KEPT;
+    let capped = Capped {
+        inner: r,
+        left: &left,
+    };
+    let mut ar = tar::Archive::new(capped);
+    let entries = ar
+        .entries()
+        .map_err(|e| format!("not a readable tar: {e}"))?;
+    let mut out = Listing::default();
+    for entry in entries {
+        let mut e = match entry {
+            Ok(e) => e,
+            Err(err) if left.get() == 0 => {
+                out.note = Some(err.to_string());
+                break;
+            }
+            Err(err) => return Err(format!("not a readable tar: {err}")),
+        };
+        if out.members.len() >= MAX_MEMBERS {
+            out.note = Some(format!("only the first {MAX_MEMBERS} members read"));
+            break;
+        }
+        // PAX records keep sub-second times; the ustar field only seconds.
+        let pax_mtime = e.pax_extensions().ok().flatten().and_then(|exts| {
+            exts.filter_map(Result::ok)
+                .find(|x| x.key() == Ok("mtime"))
+                .and_then(|x| x.value().ok().map(str::to_string))
+        });
+        let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let link = e
+            .link_name_bytes()
+            .map(|l| String::from_utf8_lossy(&l).into_owned());
+        let hd = e.header();
+        let t = hd.entry_type();
+        let kind = if t.is_dir() {
+            "directory"
+        } else if t.is_symlink() {
+            "symlink"
+        } else if t.is_hard_link() {
+            "hard link"
+        } else if t.is_character_special() {
+            "character device"
+        } else if t.is_block_special() {
+            "block device"
+        } else if t.is_fifo() {
+            "fifo"
+        } else {
+            "file"
+        };
+        let secs = hd.mtime().ok();
+        let mtime = match (&pax_mtime, secs) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(s)) => Some(s.to_string()),
+            (None, None) => None,
+        }
+        .map(|m| match secs.and_then(|s| i64::try_from(s).ok()) {
+            Some(s) => format!("{m} ({})", iso(s)),
+            None => m,
+        });
+        let mtime_epoch = secs.and_then(|s| i64::try_from(s).ok());
+        let uid = hd.uid().ok();
+        let gid = hd.gid().ok();
+        let uname = hd
+            .username_bytes()
+            .map(|u| String::from_utf8_lossy(u).into_owned());
+        let gname = hd
+            .groupname_bytes()
+            .map(|g| String::from_utf8_lossy(g).into_owned());
+        let mut owner = format!(
+            "{}:{}",
+            uid.map_or("?".into(), |u| u.to_string()),
+            gid.map_or("?".into(), |g| g.to_string())
+        );
+        if uname.as_deref().is_some_and(|u| !u.is_empty())
+            || gname.as_deref().is_some_and(|g| !g.is_empty())
+        {
+            owner += &format!(
+                " ({}:{})",
+                uname.unwrap_or_default(),
+                gname.unwrap_or_default()
+            );
+        }
+        let mode = hd.mode().ok();
+        let (size, sha256, content) = match read_content(&mut e, &mut kept) {
+            Ok(c) => c,
+            Err(err) if left.get() == 0 => {
+                out.note = Some(format!("stopped at member {name}: {err}"));
+                break;
+            }
+            Err(err) => return Err(format!("member {name}: {err}")),
+        };
+        out.members.push(Member {
+            name,
+            kind,
+            link,
+            mode,
+            mtime,
+            mtime_epoch,
+            owner: Some(owner),
+            uid,
+            meta: None,
+            size,
+            sha256,
+            content,
+        });
+    }
+    Ok(out)
+}
+
+/// A compressed single file as a one-member listing named `name`.
+fn single<R: Read>(name: &str, r: R) -> Result<Listing, String> {
+    let left = Cell::new(MAX_DECOMPRESSED);
+    let mut kept = MAX_KEPT;
+    let mut capped = Capped {
+        inner: r,
+        left: &left,
+    };
+    let mut out = Listing::default();
+    let (size, sha256, content) = match read_content(&mut capped, &mut kept) {
+        Ok(c) => c,
+        Err(e) => return Err(format!("cannot decompress: {e}")),
+    };
+    out.members.push(Member {
+        name: name.to_string(),
+        kind: "file",
+        link: None,
+        mode: None,
+        mtime: None,
+        mtime_epoch: None,
+        owner: None,
+        uid: None,
+        meta: None,
+        size,
+        sha256,
+        content,
+    });
+    Ok(out)
+}
+
+/// Member name -> index of its first occurrence: a name stored twice is
+/// compared by its first occurrence.
+fn index(l: &Listing) -> HashMap<&str, usize> {
+    let mut m: HashMap<&str, usize> = HashMap::new();
+    for (i, x) in l.members.iter().enumerate() {
+        m.entry(x.name.as_str()).or_insert(i);
+    }
+    m
+}
+
+/// The member differences of two listings of archive `name`.
+fn diff_listings(
+    name: &str,
+    label: &str,
+    (la, lb): (&Listing, &Listing),
+    ctx: &Context,
+    depth: usize,
+    out: &mut Vec<MemberDiff>,
+    h: &mut Hints,
+) {
+    let (ia, ib) = (index(la), index(lb));
+    let firsts =
+        |l: &Listing, idx: &HashMap<&str, usize>, other: &HashMap<&str, usize>| -> Vec<usize> {
+            (0..l.members.len())
+                .filter(|i| {
+                    let n = l.members[*i].name.as_str();
+                    idx.get(n) == Some(i) && other.contains_key(n)
+                })
+                .collect()
+        };
+    let (ca, cb) = (firsts(la, &ia, &ib), firsts(lb, &ib, &ia));
+    let order_a: Vec<&str> = ca.iter().map(|i| la.members[*i].name.as_str()).collect();
+    let order_b: Vec<&str> = cb.iter().map(|i| lb.members[*i].name.as_str()).collect();
+    if order_a != order_b {
+        let k = order_a
+            .iter()
+            .zip(&order_b)
+            .position(|(x, y)| x != y)
+            .unwrap_or(0);
+        let show = |o: &[&str]| {
+            let mut s = o[k..]
+                .iter()
+                .take(4)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if o.len() > k + 4 {
+                s.push_str(", …");
+            }
+            format!("from member {}: {s}", k + 1)
+        };
+        out.push(MemberDiff {
+            member: name.to_string(),
+            kind: MemberChange::Order,
+            a: Some(show(&order_a)),
+            b: Some(show(&order_b)),
+            detail: None,
+        });
+        let how = if label == "zip" {
+            "give `zip` a sorted file list"
+        } else {
+            "`tar --sort=name`"
+        };
+        h.push(format!(
+            "members are stored in a different order: the archiver took files in directory (readdir) order; sort them ({how})"
+        ));
+    }
+    let mut explained = 0;
+    let mut stamps = 0;
+    let mut owners_hinted = false;
+    let full = |m: &Member| format!("{name}!{}", m.name);
+    for (i, ma) in la.members.iter().enumerate() {
+        if ia.get(ma.name.as_str()) != Some(&i) {
+            continue;
+        }
+        let Some(&j) = ib.get(ma.name.as_str()) else {
+            out.push(only(full(ma), ma, true));
+            continue;
+        };
+        let mb = &lb.members[j];
+        let mut push = |kind, a: Option<String>, b: Option<String>, detail| {
+            out.push(MemberDiff {
+                member: full(ma),
+                kind,
+                a,
+                b,
+                detail,
+            })
+        };
+        if ma.kind != mb.kind {
+            push(
+                MemberChange::Type,
+                Some(ma.kind.into()),
+                Some(mb.kind.into()),
+                None,
+            );
+            continue;
+        }
+        if ma.link != mb.link {
+            let (x, y) = (
+                ma.link.clone().unwrap_or_default(),
+                mb.link.clone().unwrap_or_default(),
+            );
+            h.scan(ctx, &x, &y, &[(&x, &y)]);
+            push(
+                MemberChange::LinkTarget,
+                ma.link.clone(),
+                mb.link.clone(),
+                None,
+            );
+        } else if ma.sha256 != mb.sha256 {
+            let detail = match (&ma.content, &mb.content) {
+                (Some(x), Some(y)) if explained < MAX_EXPLAINED => {
+                    explained += 1;
+                    Some(Box::new(super::explain_sides(
+                        &full(ma),
+                        Side::Bytes(x),
+                        Side::Bytes(y),
+                        ctx,
+                        depth + 1,
+                    )))
+                }
+                _ => None,
+            };
+            push(
+                MemberChange::Content,
+                Some(describe(ma)),
+                Some(describe(mb)),
+                detail,
+            );
+        }
+        if ma.mode != mb.mode {
+            let show = |m: Option<u32>| m.map(|m| format!("{:04o}", m & 0o7777));
+            if let (Some(x), Some(y), Some(sx), Some(sy)) =
+                (ma.mode, mb.mode, show(ma.mode), show(mb.mode))
+            {
+                h.mode_pair(x, y, &sx, &sy);
+            }
+            push(
+                MemberChange::Permissions,
+                show(ma.mode),
+                show(mb.mode),
+                None,
+            );
+        }
+        if ma.mtime != mb.mtime {
+            stamps += 1;
+            // One example is enough: the other members' times say the same.
+            if stamps == 1
+                && let (Some(x), Some(y)) = (ma.mtime_epoch, mb.mtime_epoch)
+            {
+                h.epoch_pair(ctx, x, y, &format!("in {}", full(ma)));
+            }
+            push(
+                MemberChange::Timestamp,
+                ma.mtime.clone(),
+                mb.mtime.clone(),
+                None,
+            );
+        }
+        if ma.owner != mb.owner {
+            if !owners_hinted && ma.uid != mb.uid {
+                owners_hinted = true;
+                h.push(format!(
+                    "member owners differ (uid {} in A, {} in B): looks like the build user; store fixed owners (e.g. `tar --owner=0 --group=0 --numeric-owner`)",
+                    ma.uid.map_or("?".into(), |u| u.to_string()),
+                    mb.uid.map_or("?".into(), |u| u.to_string())
+                ));
+            }
+            push(
+                MemberChange::Owner,
+                ma.owner.clone(),
+                mb.owner.clone(),
+                None,
+            );
+        }
+        if ma.meta != mb.meta {
+            push(
+                MemberChange::Metadata,
+                ma.meta.clone(),
+                mb.meta.clone(),
+                None,
+            );
+        }
+    }
+    for (j, mb) in lb.members.iter().enumerate() {
+        if ib.get(mb.name.as_str()) == Some(&j) && !ia.contains_key(mb.name.as_str()) {
+            out.push(only(full(mb), mb, false));
+        }
+    }
+    if stamps > 0 {
+        h.push(format!(
+            "{stamps} member timestamp{} differ: the archiver stored the files' modification times; clamp them to SOURCE_DATE_EPOCH (e.g. `touch -d @$SOURCE_DATE_EPOCH` before archiving, `tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime`)",
+            if stamps == 1 { "" } else { "s" }
+        ));
+    }
+}
+
+fn only(member: String, m: &Member, in_a: bool) -> MemberDiff {
+    let d = Some(describe(m));
+    MemberDiff {
+        member,
+        kind: if in_a {
+            MemberChange::OnlyInA
+        } else {
+            MemberChange::OnlyInB
+        },
+        a: if in_a { d.clone() } else { None },
+        b: if in_a { None } else { d },
+        detail: None,
+    }
+}
+
+/// `file, 12 bytes, sha256 ab12cd34ef56…`.
+fn describe(m: &Member) -> String {
+    let hex: String = m.sha256[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}, {}, sha256 {hex}…", m.kind, super::bytes(m.size))
+}

@@ -1,0 +1,177 @@
+//! Binary files: sizes, the first differing offset and a hex window of both
+//! sides around it, and hints from the bytes near it.
+
+use super::hints::{Context, Hints};
+use super::{BinaryDetail, Side};
+use std::fmt::Write as _;
+use std::io::{Read, Seek, SeekFrom};
+
+/// Bytes shown of each side.
+const WINDOW: u64 = 32;
+/// Bytes either side of the first difference scanned for hints: enough for
+/// a path or a date printed into a binary.
+const HINT_REACH: u64 = 96;
+const BLOCK: usize = 64 << 10;
+
+/// The binary explanation of two contents in memory.
+pub(super) fn in_memory(a: &[u8], b: &[u8]) -> BinaryDetail {
+    let first = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len())) as u64;
+    let start = window_start(first);
+    let slice = |s: &[u8]| {
+        let lo = (start as usize).min(s.len());
+        let hi = (start + WINDOW).min(s.len() as u64) as usize;
+        hex(&s[lo..hi])
+    };
+    BinaryDetail {
+        size_a: a.len() as u64,
+        size_b: b.len() as u64,
+        first_difference: first,
+        window_offset: start,
+        hex_a: slice(a),
+        hex_b: slice(b),
+        note: None,
+    }
+}
+
+/// The binary explanation of two large files, read block by block up to
+/// the first difference; neither is held in memory.
+pub(super) fn streamed(a: Side<'_>, b: Side<'_>) -> std::io::Result<BinaryDetail> {
+    let (size_a, size_b) = (a.len()?, b.len()?);
+    let (mut ra, mut rb) = (a.open()?, b.open()?);
+    let (mut ba, mut bb) = (vec![0u8; BLOCK], vec![0u8; BLOCK]);
+    let mut offset = 0u64;
+    let first = loop {
+        let na = fill(&mut ra, &mut ba)?;
+        let nb = fill(&mut rb, &mut bb)?;
+        let n = na.min(nb);
+        if let Some(i) = ba[..n].iter().zip(&bb[..n]).position(|(x, y)| x != y) {
+            break offset + i as u64;
+        }
+        if na != nb || n == 0 {
+            break offset + n as u64;
+        }
+        offset += n as u64;
+    };
+    let start = window_start(first);
+    let window = |r: &mut Box<dyn super::ReadSeek + '_>| -> std::io::Result<String> {
+        r.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::new();
+        r.take(WINDOW).read_to_end(&mut buf)?;
+        Ok(hex(&buf))
+    };
+    Ok(BinaryDetail {
+        size_a,
+        size_b,
+        first_difference: first,
+        window_offset: start,
+        hex_a: window(&mut ra)?,
+        hex_b: window(&mut rb)?,
+        note: None,
+    })
+}
+
+/// Read until `buf` is full or the input ends; returns the bytes read.
+fn fill(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Where the window starts: a multiple of 8 at least 8 bytes before the
+/// first difference, so the bytes leading up to it show too.
+fn window_start(first: u64) -> u64 {
+    first.saturating_sub(8) & !7
+}
+
+/// Bytes as space-separated lowercase hex.
+pub(super) fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Hints from the bytes around the first difference: printable strings
+/// (a date, a path, a host name) and 32-bit integers that read as a recent
+/// time (e.g. the mtime in a `.pyc` header). `a` and `b` hold the files'
+/// bytes from offset `base` on; `first` is the first difference in them.
+fn hints_at(first: usize, base: u64, a: &[u8], b: &[u8], ctx: &Context, h: &mut Hints) {
+    let reach = HINT_REACH as usize;
+    let near = |s: &[u8]| {
+        let lo = first.saturating_sub(reach).min(s.len());
+        let hi = (first + reach).min(s.len());
+        printable(&s[lo..hi])
+    };
+    h.scan(ctx, &near(a), &near(b), &[]);
+    // Integers covering the first differing byte, either byte order.
+    for at in first.saturating_sub(3)..=first {
+        let word = |s: &[u8]| s.get(at..at + 4).map(|w| [w[0], w[1], w[2], w[3]]);
+        if let (Some(wa), Some(wb)) = (word(a), word(b)) {
+            for (x, y) in [
+                (u32::from_le_bytes(wa), u32::from_le_bytes(wb)),
+                (u32::from_be_bytes(wa), u32::from_be_bytes(wb)),
+            ] {
+                let place = format!("at offset {}", base + at as u64);
+                if h.epoch_pair(ctx, i64::from(x), i64::from(y), &place) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Hints for two contents in memory explained by `d`.
+pub(super) fn hints(d: &BinaryDetail, a: &[u8], b: &[u8], ctx: &Context, h: &mut Hints) {
+    hints_at(d.first_difference as usize, 0, a, b, ctx, h);
+}
+
+/// Hints for two files too large to hold: only the bytes near the first
+/// difference are read.
+pub(super) fn hints_streamed(
+    d: &BinaryDetail,
+    a: Side<'_>,
+    b: Side<'_>,
+    ctx: &Context,
+    h: &mut Hints,
+) {
+    let lo = d.first_difference.saturating_sub(HINT_REACH);
+    let read = |s: Side<'_>| -> Vec<u8> {
+        let mut buf = Vec::new();
+        if let Ok(mut r) = s.open()
+            && r.seek(SeekFrom::Start(lo)).is_ok()
+        {
+            let _ = r.take(2 * HINT_REACH).read_to_end(&mut buf);
+        }
+        buf
+    };
+    let first = (d.first_difference - lo) as usize;
+    hints_at(first, lo, &read(a), &read(b), ctx, h);
+}
+
+/// The printable ASCII runs of at least 4 characters (like `strings`), one
+/// per line.
+fn printable(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for run in bytes.split(|b| !(b.is_ascii_graphic() || *b == b' ')) {
+        if run.len() >= 4 {
+            out.push_str(&String::from_utf8_lossy(run));
+            out.push('\n');
+        }
+    }
+    out
+}

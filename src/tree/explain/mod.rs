@@ -1,0 +1,430 @@
+//! Explaining a difference (issue 4, part 3): for two files whose contents
+//! differ, a size-capped [`Detail`] showing the change — a unified diff for
+//! text, an offset and hex window for binary files, member by member for
+//! archives — with hints where the change looks like a known cause.
+//!
+//! [`explain`] is a pure function of the two paths and a [`Context`];
+//! [`explain_differences`] fills [`Difference::detail`] for a list of
+//! differences. Nothing here runs unless two trees' hashes already differ,
+//! and then only for the paths that differ.
+
+mod archive;
+mod binary;
+mod hints;
+#[cfg(test)]
+mod tests;
+mod text;
+
+pub use hints::Context;
+
+use super::{DiffKind, Difference};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::borrow::Cow;
+use std::io::{Read, Seek};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Files up to this size are read whole and diffed as text when they are
+/// text; larger ones only get the binary explanation, read in blocks.
+const TEXT_LIMIT: u64 = 8 << 20;
+/// At most this many differences of one list are explained: the report
+/// caps what it shows anyway, and a tree where everything differs should
+/// not cost a line diff per file.
+pub const MAX_EXPLAINED: usize = 200;
+/// Archives nested deeper than this (a jar in a zip in a tar) are compared
+/// as plain bytes.
+const MAX_DEPTH: usize = 3;
+
+/// How the contents of a differing file differ, capped in size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Detail {
+    /// The explanation proper; serialised inline with a `format` tag.
+    #[serde(flatten)]
+    pub body: Body,
+    /// Known causes the change looks like, e.g. `looks like a timestamp
+    /// (1795687009 = 2026-11-26T09:56:49Z, in B)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<String>,
+}
+
+/// What kind of explanation a [`Detail`] holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "format", rename_all = "snake_case")]
+pub enum Body {
+    /// Both sides are UTF-8 text without NUL bytes.
+    Text(TextDetail),
+    /// Anything else that is not an archive both sides can read.
+    Binary(BinaryDetail),
+    /// Both sides are archives of the same format, compared member by member.
+    Archive(ArchiveDetail),
+    /// Symlink targets or file names: only hints to add.
+    Name,
+    /// The files could not be read (gone, unreadable).
+    Unreadable {
+        /// Why, e.g. `lib/x: Permission denied (os error 13)`.
+        reason: String,
+    },
+}
+
+/// A unified diff of the differing lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TextDetail {
+    /// Hunks (`@@ -l,n +l,n @@` then ` `, `-`, `+` lines), with 3 lines
+    /// of context, cut to 40 lines / 4 KiB; long lines are cut too.
+    pub diff: String,
+    /// Lines only in A (the `-` lines), counted over the whole diff.
+    pub removed: usize,
+    /// Lines only in B (the `+` lines), counted over the whole diff.
+    pub added: usize,
+    /// What was cut from `diff`, if anything, e.g. `52 more lines not shown`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<String>,
+}
+
+/// Where two binary files first differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BinaryDetail {
+    /// Size of A in bytes.
+    pub size_a: u64,
+    /// Size of B in bytes.
+    pub size_b: u64,
+    /// Offset of the first differing byte (the shorter size when one file
+    /// is a prefix of the other).
+    pub first_difference: u64,
+    /// Offset where `hex_a` and `hex_b` start.
+    pub window_offset: u64,
+    /// Up to 32 bytes of A from `window_offset`, as space-separated hex.
+    pub hex_a: String,
+    /// The same window of B.
+    pub hex_b: String,
+    /// Why there is no finer explanation, e.g. an archive that would not open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Two archives compared member by member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchiveDetail {
+    /// `zip`, `tar`, `tar.gz`, `tar.xz`, `tar.zst`, `gzip`, `xz` or `zstd`.
+    pub archive: String,
+    /// What differs, at most 50 entries: archive-wide entries (order,
+    /// compression header) first, then members in A's order, then members
+    /// only in B.
+    pub members: Vec<MemberDiff>,
+    /// How many further member differences were left out, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more: Option<usize>,
+    /// Limits hit while reading, e.g. `stopped after 256 MiB decompressed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One way an archive member (or the archive itself) differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberDiff {
+    /// `bundle.zip!stamped.txt`, nested as `a.tar.gz!lib/b.jar!C.class`;
+    /// the bare archive name for archive-wide entries.
+    pub member: String,
+    /// What differs.
+    pub kind: MemberChange,
+    /// Side A, e.g. `2026-11-26 10:00:00`, `0644`, `12 bytes, sha256 …`.
+    pub a: Option<String>,
+    /// Side B, as for `a`.
+    pub b: Option<String>,
+    /// For `content`: the member's own explanation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Box<Detail>>,
+}
+
+/// What differs about an archive member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberChange {
+    Content,
+    /// Modification time recorded in the archive.
+    Timestamp,
+    /// Mode bits.
+    Permissions,
+    /// Owner or group (tar).
+    Owner,
+    /// File, directory, symlink…
+    Type,
+    /// Symlink or hard-link target.
+    LinkTarget,
+    /// The members common to both sides are stored in a different order.
+    Order,
+    OnlyInA,
+    OnlyInB,
+    /// Other recorded metadata: compression method, gzip header name or OS.
+    Metadata,
+    /// Every member is the same; the bytes of the container differ.
+    Encoding,
+}
+
+/// Explain how regular files `a` and `b` differ. Never fails: what cannot
+/// be read is said in the [`Detail`].
+pub fn explain(a: &Path, b: &Path, ctx: &Context) -> Detail {
+    let name = a
+        .file_name()
+        .map(|n| String::from_utf8_lossy(n.as_bytes()).into_owned())
+        .unwrap_or_default();
+    // The files' own mtimes are build times too: this also catches kept
+    // trees compared days later with `envtwin diff`.
+    let mut ctx = ctx.clone();
+    for p in [a, b] {
+        if let Some(t) = std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        {
+            ctx.times.push(t.as_secs() as i64);
+        }
+    }
+    explain_sides(&name, Side::File(a), Side::File(b), &ctx, 0)
+}
+
+/// Hints for a symlink whose target changed, if the targets show a cause.
+pub fn explain_symlinks(a: &Path, b: &Path, ctx: &Context) -> Option<Detail> {
+    let ta = std::fs::read_link(a).ok()?;
+    let tb = std::fs::read_link(b).ok()?;
+    let (ta, tb) = (
+        String::from_utf8_lossy(ta.as_os_str().as_bytes()),
+        String::from_utf8_lossy(tb.as_os_str().as_bytes()),
+    );
+    let mut h = hints::Hints::default();
+    h.scan(ctx, &ta, &tb, &[(&ta, &tb)]);
+    hints_only(h)
+}
+
+/// Hints for a path present on one side only, if its name shows a cause
+/// (e.g. `build-1795687009.log`).
+pub fn explain_name(key: &str, in_a: bool, ctx: &Context) -> Option<Detail> {
+    let mut h = hints::Hints::default();
+    let (a, b) = if in_a { (key, "") } else { ("", key) };
+    h.scan(ctx, a, b, &[]);
+    hints_only(h)
+}
+
+fn hints_only(h: hints::Hints) -> Option<Detail> {
+    let hints = h.into_vec();
+    (!hints.is_empty()).then_some(Detail {
+        body: Body::Name,
+        hints,
+    })
+}
+
+/// Fill `detail` of the first [`MAX_EXPLAINED`] explainable differences
+/// between trees rooted at `root_a` and `root_b` (keys as in a manifest),
+/// in parallel. Content differences get a full explanation; symlink targets
+/// and one-sided paths get one only when a hint applies.
+pub fn explain_differences(diffs: &mut [Difference], root_a: &Path, root_b: &Path) {
+    let ctx = Context::sandbox();
+    let mut content = 0;
+    let todo: Vec<&mut Difference> = diffs
+        .iter_mut()
+        .filter(|d| d.detail.is_none())
+        .filter(|d| {
+            // Only content costs real work (reading both files); names and
+            // link targets are cheap, so only content counts to the cap.
+            content += usize::from(d.kind == DiffKind::Content);
+            d.kind != DiffKind::Content || content <= MAX_EXPLAINED
+        })
+        .collect();
+    todo.into_par_iter().for_each(|d| {
+        let (pa, pb) = (key_path(root_a, &d.path), key_path(root_b, &d.path));
+        d.detail = match d.kind {
+            DiffKind::Content => Some(explain(&pa, &pb, &ctx)),
+            DiffKind::SymlinkTarget => explain_symlinks(&pa, &pb, &ctx),
+            DiffKind::OnlyInA => explain_name(&d.path, true, &ctx),
+            DiffKind::OnlyInB => explain_name(&d.path, false, &ctx),
+            DiffKind::Type | DiffKind::Executable => None,
+        };
+    });
+}
+
+/// The host path of manifest key `key` under `root`: keys escape bytes that
+/// are not UTF-8 as `\xNN` and a backslash as `\\` (see `escape_name`).
+fn key_path(root: &Path, key: &str) -> PathBuf {
+    if key.is_empty() {
+        return root.to_path_buf();
+    }
+    let mut bytes = Vec::with_capacity(key.len());
+    let mut rest = key.as_bytes();
+    while let Some((&c, tail)) = rest.split_first() {
+        if c == b'\\' {
+            if let [b'\\', more @ ..] = tail {
+                bytes.push(b'\\');
+                rest = more;
+                continue;
+            }
+            if let [b'x', h, l, more @ ..] = tail
+                && let Ok(v) = u8::from_str_radix(&String::from_utf8_lossy(&[*h, *l]), 16)
+            {
+                bytes.push(v);
+                rest = more;
+                continue;
+            }
+        }
+        bytes.push(c);
+        rest = tail;
+    }
+    root.join(std::ffi::OsStr::from_bytes(&bytes))
+}
+
+/// One side of a comparison: a file on disk, or bytes already in memory
+/// (an archive member).
+#[derive(Clone, Copy)]
+enum Side<'a> {
+    File(&'a Path),
+    Bytes(&'a [u8]),
+}
+
+/// Something an archive reader can read and seek.
+trait ReadSeek: Read + Seek {}
+impl<T: Read + Seek> ReadSeek for T {}
+
+impl<'a> Side<'a> {
+    fn len(&self) -> std::io::Result<u64> {
+        match self {
+            Side::File(p) => Ok(std::fs::metadata(p)?.len()),
+            Side::Bytes(b) => Ok(b.len() as u64),
+        }
+    }
+
+    fn open(&self) -> std::io::Result<Box<dyn ReadSeek + 'a>> {
+        match *self {
+            Side::File(p) => Ok(Box::new(std::fs::File::open(p)?)),
+            Side::Bytes(b) => Ok(Box::new(std::io::Cursor::new(b))),
+        }
+    }
+
+    /// The first `n` bytes (fewer if the file is shorter).
+    fn head(&self, n: usize) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(n);
+        self.open()?.take(n as u64).read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    /// The whole contents.
+    fn load(&self) -> std::io::Result<Cow<'a, [u8]>> {
+        match *self {
+            Side::File(p) => std::fs::read(p).map(Cow::Owned),
+            Side::Bytes(b) => Ok(Cow::Borrowed(b)),
+        }
+    }
+
+    fn describe_err(&self, e: &std::io::Error) -> String {
+        match self {
+            Side::File(p) => format!("{}: {e}", p.display()),
+            Side::Bytes(_) => e.to_string(),
+        }
+    }
+}
+
+/// The explanation of `a` vs `b`, named `name` (archive members are named
+/// `name!member`), `depth` archives deep.
+fn explain_sides(name: &str, a: Side<'_>, b: Side<'_>, ctx: &Context, depth: usize) -> Detail {
+    match try_explain(name, a, b, ctx, depth) {
+        Ok(d) => d,
+        Err(reason) => Detail {
+            body: Body::Unreadable { reason },
+            hints: Vec::new(),
+        },
+    }
+}
+
+fn try_explain(
+    name: &str,
+    a: Side<'_>,
+    b: Side<'_>,
+    ctx: &Context,
+    depth: usize,
+) -> Result<Detail, String> {
+    let (ha, hb) = (
+        a.head(archive::SNIFF).map_err(|e| a.describe_err(&e))?,
+        b.head(archive::SNIFF).map_err(|e| b.describe_err(&e))?,
+    );
+    let mut note = None;
+    if depth < MAX_DEPTH
+        && let (Some(fa), Some(fb)) = (archive::sniff(&ha), archive::sniff(&hb))
+        && fa == fb
+    {
+        match archive::compare(name, fa, a, b, ctx, depth) {
+            Ok(d) => return Ok(d),
+            Err(e) => note = Some(format!("not compared as {}: {e}", fa.name())),
+        }
+    }
+    let (la, lb) = (
+        a.len().map_err(|e| a.describe_err(&e))?,
+        b.len().map_err(|e| b.describe_err(&e))?,
+    );
+    if la > TEXT_LIMIT || lb > TEXT_LIMIT {
+        let mut d = binary::streamed(a, b).map_err(|e| e.to_string())?;
+        d.note = note.or_else(|| Some("too large for a line diff".into()));
+        let mut h = hints::Hints::default();
+        binary::hints_streamed(&d, a, b, ctx, &mut h);
+        return Ok(Detail {
+            body: Body::Binary(d),
+            hints: h.into_vec(),
+        });
+    }
+    let (ca, cb) = (
+        a.load().map_err(|e| a.describe_err(&e))?,
+        b.load().map_err(|e| b.describe_err(&e))?,
+    );
+    Ok(plain(&ca, &cb, note, ctx))
+}
+
+/// Text or binary explanation of two contents in memory.
+fn plain(a: &[u8], b: &[u8], note: Option<String>, ctx: &Context) -> Detail {
+    let mut h = hints::Hints::default();
+    if let (Some(ta), Some(tb)) = (text::as_text(a), text::as_text(b)) {
+        let d = text::diff(ta, tb, ctx, &mut h);
+        return Detail {
+            body: Body::Text(d),
+            hints: h.into_vec(),
+        };
+    }
+    let mut d = binary::in_memory(a, b);
+    d.note = note;
+    binary::hints(&d, a, b, ctx, &mut h);
+    Detail {
+        body: Body::Binary(d),
+        hints: h.into_vec(),
+    }
+}
+
+/// The binary explanation of `a` and `b` whatever they hold (the bytes of
+/// two archives whose members are all the same).
+fn raw_binary(a: Side<'_>, b: Side<'_>, ctx: &Context) -> Detail {
+    let mut h = hints::Hints::default();
+    let small = |s: Side<'_>| s.len().is_ok_and(|n| n <= TEXT_LIMIT);
+    let d = if small(a) && small(b) {
+        match (a.load(), b.load()) {
+            (Ok(x), Ok(y)) => {
+                let d = binary::in_memory(&x, &y);
+                binary::hints(&d, &x, &y, ctx, &mut h);
+                Ok(d)
+            }
+            (Err(e), _) => Err(a.describe_err(&e)),
+            (_, Err(e)) => Err(b.describe_err(&e)),
+        }
+    } else {
+        binary::streamed(a, b)
+            .inspect(|d| binary::hints_streamed(d, a, b, ctx, &mut h))
+            .map_err(|e| e.to_string())
+    };
+    Detail {
+        body: match d {
+            Ok(d) => Body::Binary(d),
+            Err(reason) => Body::Unreadable { reason },
+        },
+        hints: h.into_vec(),
+    }
+}
+
+/// `n bytes`, with the unit singular for 1.
+fn bytes(n: u64) -> String {
+    format!("{n} byte{}", if n == 1 { "" } else { "s" })
+}
