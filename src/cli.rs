@@ -48,6 +48,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Statically audit how well environment definitions pin their inputs
+    /// (exit 0 clean, 1 findings, 2 bad input).
+    ///
+    /// Reads scenario files (their build script, `network`, and the .nix and
+    /// requirements files they use), *.nix files and requirements*.txt files;
+    /// directories are searched recursively. Builds and downloads nothing.
+    /// Each finding is `file:line:column: severity rule-id: message` plus a
+    /// fix. Exit 1 when a finding is an error (or a warning, with --deny
+    /// warning).
+    ///
+    /// Example: envtwin audit scenarios/ requirements.txt --deny warning
+    #[command(after_long_help = crate::audit::RULES_HELP)]
+    Audit(AuditArgs),
     /// Internal: run one sandboxed build from a spec file.
     #[command(name = "__sandbox", hide = true)]
     Sandbox { spec: PathBuf },
@@ -91,6 +104,27 @@ pub struct RunArgs {
     /// user, num_cpus, exec_path, time, fileordering, aslr.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub vary: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Scenario, .nix or requirements*.txt files, or directories [default: scenarios/]
+    pub paths: Vec<PathBuf>,
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Lowest severity that fails the audit (exit 1).
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = DenyLevel::Error)]
+    pub deny: DenyLevel,
+}
+
+/// Which findings fail `envtwin audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DenyLevel {
+    /// Errors and warnings.
+    Warning,
+    /// Errors only.
+    Error,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,6 +5,7 @@
 //! `twin::build` (sandbox, twice) -> `tree` + `probe` per build ->
 //! `verdict::judge` -> `report` renderers. `run` below is the glue.
 
+pub mod audit;
 pub mod cli;
 pub mod error;
 pub mod probe;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Validate { paths } => validate(paths),
         Command::Hash { nar, path } => hash(nar, path),
         Command::Diff { a, b, format } => diff(a, b, format),
+        Command::Audit(args) => audit::run(args),
         Command::Sandbox { spec } => Ok(sandbox::inside::main(&spec)),
         Command::Probe { request } => Ok(probe::main(&request)),
     };
