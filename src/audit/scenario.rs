@@ -10,7 +10,7 @@
 //! line says only that the sandbox opening is not backed by any pin.
 
 use super::inputs::{self, Job, Kind};
-use super::{Fetches, Hit, Rule, nix, shell};
+use super::{Fetches, Hit, Rule, Severity, nix, requirements, shell};
 use crate::error::Diagnostic;
 use crate::scenario::{Provider, Scenario, locate_value};
 use std::collections::HashSet;
@@ -52,7 +52,22 @@ pub(crate) fn audit(s: &Scenario, display: &Path, text: &str) -> ScenarioAudit {
                 });
             }
             for r in audited.requirement_files {
-                match requirements_path(&s.dir, &r.path) {
+                let path = requirements_path(&s.dir, &r.path);
+                if r.from_index {
+                    // Pinned if the file has no error-level finding; its
+                    // findings themselves come when it is audited.
+                    let pinned = path
+                        .as_deref()
+                        .and_then(|p| std::fs::read_to_string(p).ok())
+                        .is_some_and(|text| {
+                            requirements::audit(&text)
+                                .hits
+                                .iter()
+                                .all(|h| h.rule.severity() != Severity::Error)
+                        });
+                    fetches.add(pinned);
+                }
+                match path {
                     Some(path) => out.follow.push(Job {
                         display: show(&path),
                         path,

@@ -32,6 +32,9 @@ pub(crate) struct ReqRef {
     pub snippet: String,
     /// `--require-hashes` was given: pip itself refuses unpinned lines.
     pub enforced: bool,
+    /// pip may download what the file lists (no `--no-index`): the file
+    /// counts as one download for `network-unpinned`, pinned if it is.
+    pub from_index: bool,
 }
 
 /// What a build script yields.
@@ -389,10 +392,16 @@ fn pip(pip_word: &Word, args: &[Word], out: &mut ShellAudit) {
             column: w.column,
             snippet: w.raw.clone(),
             enforced: require_hashes,
+            from_index: !no_index && !require_hashes,
         });
     }
-    if !no_index && (from_index > 0 || reads_files) {
+    // The pins of a requirements file are known once it is read: the
+    // caller counts it then, unless `--require-hashes` enforces them.
+    if !no_index && from_index > 0 {
         out.fetches.add(unpinned == 0);
+    }
+    if !no_index && reads_files && require_hashes {
+        out.fetches.add(true);
     }
 }
 
@@ -514,7 +523,10 @@ fn is_full_commit(s: &str) -> bool {
 struct Clone {
     word: Word,
     url: String,
+    /// Base name of the directory, to match `git -C DIR` against.
     dir: String,
+    /// The directory as written, for the fix.
+    shown_dir: String,
     pinned: bool,
 }
 
@@ -599,29 +611,31 @@ impl GitState {
         let mut pinned = false;
         for item in opts {
             match item {
-                Item::Positional(w) => positional.push(w.text.clone()),
+                Item::Positional(w) => positional.push(w),
                 Item::Opt(opt, Some(v)) if opt == "--revision" => pinned |= is_full_commit(&v),
                 Item::Opt(..) => {}
             }
         }
-        let Some(url) = positional.first().cloned() else {
+        let Some(url) = positional.first().map(|w| w.text.clone()) else {
             return;
         };
-        let dir = match positional.get(1) {
-            Some(d) => dir_key(d),
+        let (dir, shown_dir) = match positional.get(1) {
+            Some(d) => (dir_key(&d.text), d.raw.clone()),
             None => {
                 let last = url
                     .trim_end_matches('/')
                     .rsplit(['/', ':'])
                     .next()
                     .unwrap_or("");
-                last.strip_suffix(".git").unwrap_or(last).to_owned()
+                let dir = last.strip_suffix(".git").unwrap_or(last).to_owned();
+                (dir.clone(), dir)
             }
         };
         self.clones.push(Clone {
             word: git_word.clone(),
             url,
             dir,
+            shown_dir,
             pinned,
         });
     }
@@ -655,14 +669,18 @@ impl GitState {
                 &c.word,
                 Rule::GitCloneUnpinned,
                 format!(
-                    "`git clone {}` takes whatever its default branch points to at build time, \
-                     and no checkout of a full commit id follows",
+                    "`git clone {}` takes whatever the remote's branch points to at build \
+                     time, and no checkout of a full commit id follows",
                     c.url
                 ),
                 format!(
                     "check out a full commit after cloning: `git -C {} checkout <40-hex commit>` \
                      (a branch or tag can move)",
-                    if c.dir.is_empty() { "DIR" } else { &c.dir }
+                    if c.shown_dir.is_empty() {
+                        "DIR"
+                    } else {
+                        &c.shown_dir
+                    }
                 ),
             );
         }
@@ -1114,6 +1132,17 @@ mod tests {
         ))
         .fetches;
         assert_eq!((f.pinned, f.unpinned), (2, 2));
+        // A requirements file is counted by the caller, once it is read...
+        let a = audit("pip install -r \"$src/r.txt\"");
+        assert_eq!((a.fetches.pinned, a.fetches.unpinned), (0, 0));
+        assert!(a.requirement_files[0].from_index);
+        // ...unless pip enforces its pins, or nothing is downloaded.
+        let a = audit("pip install --require-hashes -r r.txt");
+        assert_eq!((a.fetches.pinned, a.fetches.unpinned), (1, 0));
+        assert!(!a.requirement_files[0].from_index);
+        let a = audit("pip install --no-index -f ./dist -r r.txt");
+        assert_eq!((a.fetches.pinned, a.fetches.unpinned), (0, 0));
+        assert!(!a.requirement_files[0].from_index);
     }
 
     proptest::proptest! {
