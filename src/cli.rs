@@ -48,8 +48,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
-    /// Statically audit how well environment definitions pin their inputs
-    /// (exit 0 clean, 1 findings, 2 bad input).
+    /// Statically audit how well inputs are pinned (exit 0 clean, 1 findings, 2 bad input).
     ///
     /// Reads scenario files (their build script, `network`, and the .nix and
     /// requirements files they use), *.nix files and requirements*.txt files;

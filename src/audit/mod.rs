@@ -123,7 +123,7 @@ impl Rule {
 pub const RULES_HELP: &str = "\
 Rules (severity):
   nix-lookup-path             error    <nixpkgs> or any <...> lookup, resolved from NIX_PATH
-  nix-fetch-unpinned          error    fetchTarball/fetchurl/fetchzip/fetchgit/fetchTree... without a hash
+  nix-fetch-unpinned          error    fetchTarball/fetchurl/fetchzip/fetchgit/... without a hash
   nix-fetchgit-no-rev         error    builtins.fetchGit without rev
   nix-impure-builtin          error    builtins.currentTime, builtins.getEnv, builtins.storePath
   nix-path-outside            warning  a scenario's nix_path entry outside its directory
@@ -168,6 +168,19 @@ impl Hit {
             message: message.into(),
             fix: fix.into(),
         }
+    }
+}
+
+/// Text from the input quoted in a message, cut to a readable length: a
+/// hostile or generated file must not turn one finding into megabytes.
+pub(crate) fn shorten(text: &str) -> String {
+    const MAX: usize = 80;
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(MAX).collect();
+    if chars.next().is_some() {
+        format!("{head}...")
+    } else {
+        head
     }
 }
 
@@ -406,6 +419,13 @@ impl Auditor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_input_is_shortened() {
+        assert_eq!(shorten("flask"), "flask");
+        let long = "é".repeat(200);
+        assert_eq!(shorten(&long), format!("{}...", "é".repeat(80)));
+    }
 
     #[test]
     fn rule_ids_are_unique_and_kebab_case() {

@@ -8,7 +8,7 @@
 //! `-r`/`-c` lines name more files, which the caller audits too. Local paths
 //! (`./vendor/x.whl`, `-e .`) are inputs of the repository: not flagged.
 
-use super::{Hit, Rule};
+use super::{Hit, Rule, shorten};
 
 /// What a requirements file yields.
 #[derive(Debug, Default)]
@@ -179,8 +179,8 @@ fn requirement(spec: &str, hashed: bool, line: usize, column: usize, hits: &mut 
     if matches!(kind, Spec::Local | Spec::Unknown) {
         return;
     }
+    let (name, spec) = (shorten(name_of(spec)), shorten(spec));
     if kind == Spec::Unpinned {
-        let name = name_of(spec);
         hits.push(Hit::new(
             line,
             column,
@@ -215,7 +215,7 @@ pub(crate) fn missing_include(include: &Include) -> Hit {
         Rule::PipRequirementsUnaudited,
         format!(
             "`{}` is not found beside this file, so the audit cannot check its pins",
-            include.path
+            shorten(&include.path)
         ),
         "ship the file beside this one, or fix the path",
     )

@@ -10,7 +10,7 @@
 //! line says only that the sandbox opening is not backed by any pin.
 
 use super::inputs::{self, Job, Kind};
-use super::{Fetches, Hit, Rule, Severity, nix, requirements, shell};
+use super::{Fetches, Hit, Rule, Severity, nix, requirements, shell, shorten};
 use crate::error::Diagnostic;
 use crate::scenario::{Provider, Scenario, locate_value};
 use std::collections::HashSet;
@@ -85,7 +85,7 @@ pub(crate) fn audit(s: &Scenario, display: &Path, text: &str) -> ScenarioAudit {
                             format!(
                                 "requirements file `{}` is not a file under the scenario \
                                  directory ($src), so the audit cannot check its pins",
-                                r.path
+                                shorten(&r.path)
                             ),
                             "ship it beside the scenario and read it as \
                              `\"$src/requirements.txt\"`, or add `--require-hashes` so pip \
@@ -150,9 +150,10 @@ pub(crate) fn audit(s: &Scenario, display: &Path, text: &str) -> ScenarioAudit {
                         column,
                         Rule::NixPathOutside,
                         format!(
-                            "`nix_path` entry `{name}` is {}, outside the scenario directory: \
+                            "`nix_path` entry `{}` is {}, outside the scenario directory: \
                              the build uses whatever that machine has there (not audited)",
-                            dir.display()
+                            shorten(name),
+                            shorten(&dir.display().to_string())
                         ),
                         "keep it beside the scenario (vendored or a pinned checkout), so it \
                          travels with the scenario and is audited with it",

@@ -283,3 +283,40 @@ fn help_has_an_example_and_the_rules() {
         .stdout(predicate::str::contains("nix-lookup-path"))
         .stdout(predicate::str::contains("--deny"));
 }
+
+#[test]
+fn pathological_inputs_finish() {
+    // Shapes that were quadratic once: long dotted runs (path/URI prefix
+    // scans), unclosed fetcher sets, long `inherit (builtins)` lists, many
+    // downloads never checked, deep substitutions. Scanned quadratically,
+    // several of these take minutes; as written, about a second each in a
+    // debug build.
+    let p = Project::new();
+    p.file("dots.nix", &"a.".repeat(400_000));
+    p.file("sets.nix", &"fetchurl { ".repeat(100_000));
+    p.file(
+        "inherit.nix",
+        &format!("inherit (builtins) {};", "currentSystem ".repeat(200_000)),
+    );
+    let downloads: String = (0..20_000).map(|i| format!("  curl -o a{i} u\n")).collect();
+    p.file("downloads.yaml", &format!("name: d\nbuild: |\n{downloads}"));
+    p.file(
+        "nested.yaml",
+        &format!("name: n\nbuild: |\n  {}\n", "$(".repeat(100_000)),
+    );
+    p.file("requirements.txt", &"a\\\n".repeat(300_000));
+    for file in [
+        "dots.nix",
+        "sets.nix",
+        "inherit.nix",
+        "downloads.yaml",
+        "nested.yaml",
+        "requirements.txt",
+    ] {
+        p.cmd(&["audit", file])
+            .timeout(std::time::Duration::from_secs(60))
+            .assert()
+            .stderr(predicate::str::contains("panicked").not())
+            .code(predicate::in_iter([0, 1]));
+    }
+}

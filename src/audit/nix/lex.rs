@@ -51,6 +51,13 @@ enum Ctx {
 
 struct Lexer {
     chars: Vec<char>,
+    /// For each position, how many path characters, URI-scheme characters
+    /// and URI characters run from it. Computed once, so trying a path or
+    /// a URI at every token start costs O(1), not the length of the run
+    /// (`a.a.a.a...` would otherwise be quadratic).
+    path_run: Vec<u32>,
+    scheme_run: Vec<u32>,
+    uri_run: Vec<u32>,
     i: usize,
     line: usize,
     column: usize,
@@ -65,7 +72,23 @@ fn is_uri_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "%/?:@&=+$,-_.!~*'".contains(c)
 }
 
+/// For each position of `chars`, the length of the run of characters
+/// satisfying `f` that starts there.
+fn runs(chars: &[char], f: impl Fn(char) -> bool) -> Vec<u32> {
+    let mut out = vec![0u32; chars.len() + 1];
+    for k in (0..chars.len()).rev() {
+        if f(chars[k]) {
+            out[k] = out[k + 1].saturating_add(1);
+        }
+    }
+    out
+}
+
 impl Lexer {
+    fn run(runs: &[u32], at: usize) -> usize {
+        runs.get(at).copied().unwrap_or(0) as usize
+    }
+
     fn peek(&self, ahead: usize) -> Option<char> {
         self.chars.get(self.i + ahead).copied()
     }
@@ -119,17 +142,11 @@ impl Lexer {
         if !self.peek(0).is_some_and(|c| c.is_ascii_alphabetic()) {
             return 0;
         }
-        let scheme = 1 + self.chars[self.i + 1..]
-            .iter()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
-            .count();
+        let scheme = Self::run(&self.scheme_run, self.i);
         if self.peek(scheme) != Some(':') {
             return 0;
         }
-        let rest = self.chars[(self.i + scheme + 1).min(self.chars.len())..]
-            .iter()
-            .take_while(|c| is_uri_char(**c))
-            .count();
+        let rest = Self::run(&self.uri_run, self.i + scheme + 1);
         if rest == 0 { 0 } else { scheme + 1 + rest }
     }
 
@@ -138,17 +155,11 @@ impl Lexer {
         let mut n = if self.peek(0) == Some('~') {
             1
         } else {
-            self.chars[self.i..]
-                .iter()
-                .take_while(|c| is_path_char(**c))
-                .count()
+            Self::run(&self.path_run, self.i)
         };
         let mut segments = 0;
         while self.peek(n) == Some('/') {
-            let seg = self.chars[(self.i + n + 1).min(self.chars.len())..]
-                .iter()
-                .take_while(|c| is_path_char(**c))
-                .count();
+            let seg = Self::run(&self.path_run, self.i + n + 1);
             if seg == 0 {
                 break;
             }
@@ -162,10 +173,7 @@ impl Lexer {
     fn lookup_len(&self) -> usize {
         let mut n = 1;
         loop {
-            let seg = self.chars[(self.i + n).min(self.chars.len())..]
-                .iter()
-                .take_while(|c| is_path_char(**c))
-                .count();
+            let seg = Self::run(&self.path_run, self.i + n);
             if seg == 0 {
                 return 0;
             }
@@ -211,7 +219,8 @@ impl Lexer {
         self.advance(2);
     }
 
-    /// One step in code. Returns the context change, if any.
+    /// One step in code; a string or interpolation opened or closed here
+    /// changes `stack`.
     fn code(&mut self, depth: &mut usize, stack: &mut Vec<Ctx>) {
         let Some(c) = self.peek(0) else { return };
         if c.is_whitespace() {
@@ -315,8 +324,14 @@ impl Lexer {
 
 /// Tokenize a Nix expression. Comments and string contents yield no tokens.
 pub(crate) fn lex(src: &str) -> Vec<Token> {
+    let chars: Vec<char> = src.chars().collect();
     let mut lx = Lexer {
-        chars: src.chars().collect(),
+        path_run: runs(&chars, is_path_char),
+        scheme_run: runs(&chars, |c| {
+            c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-')
+        }),
+        uri_run: runs(&chars, is_uri_char),
+        chars,
         i: 0,
         line: 1,
         column: 1,

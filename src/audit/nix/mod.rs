@@ -12,7 +12,7 @@
 
 mod lex;
 
-use super::{Fetches, Hit, Rule};
+use super::{Fetches, Hit, Rule, shorten};
 use lex::{Kind, Token};
 
 /// What one Nix file yields.
@@ -41,14 +41,17 @@ const HASH_ATTRS: &[&str] = &["sha256", "sha512", "sha1", "hash", "outputHash", 
 /// Builtins the rules care about, by their name without `builtins.`.
 const WATCHED_BUILTINS: &[&str] = &["currentTime", "getEnv", "storePath", "nixPath", "findFile"];
 
-/// How far back `inherit (builtins) a b c;` is looked for, and how many
-/// tokens a fetcher's attribute set may span: both bound the work per token,
-/// so a hostile file cannot make the audit quadratic.
-const MAX_LOOK: usize = 4096;
+/// Longest dotted name walked back to find where a finding points
+/// (`a.b.c.fetchurl`); bounds the work per token on hostile input.
+const MAX_DOTS: usize = 16;
 
 /// Audit one Nix expression's text.
 pub(crate) fn audit(src: &str) -> NixAudit {
     let toks = lex::lex(src);
+    // Both computed in one pass each, so that every rule below looks at a
+    // bounded number of tokens: no input makes the audit quadratic.
+    let matching = match_brackets(&toks);
+    let inherited = inherited_from_builtins(&toks);
     let mut out = NixAudit::default();
     for (i, t) in toks.iter().enumerate() {
         match t.kind {
@@ -63,13 +66,11 @@ pub(crate) fn audit(src: &str) -> NixAudit {
                     Some(bare) if !qualified => (bare, true),
                     _ => (t.text.as_str(), false),
                 };
-                if WATCHED_BUILTINS.contains(&name)
-                    && (qualified || aliased || in_inherit_from_builtins(&toks, i))
-                {
+                if WATCHED_BUILTINS.contains(&name) && (qualified || aliased || inherited[i]) {
                     builtin(name, &toks[start_of_name(&toks, i)], &mut out);
                 }
                 if t.text == "fetchGit" || HASHED_FETCHERS.contains(&t.text.as_str()) {
-                    fetcher(&toks, i, &mut out);
+                    fetcher(&toks, &matching, i, &mut out);
                 }
             }
             _ => {}
@@ -83,20 +84,19 @@ fn lookup(t: &Token, out: &mut NixAudit) {
     if name == "nix" || name.starts_with("nix/") {
         return;
     }
+    let shown = shorten(&t.text);
     out.hits.push(Hit::new(
         t.line,
         t.column,
         Rule::NixLookupPath,
         format!(
-            "`{}` is looked up in NIX_PATH when the expression is evaluated, so it is \
-             whatever channel or checkout that machine has: the environment is not pinned",
-            t.text
+            "`{shown}` is looked up in NIX_PATH when the expression is evaluated, so it is \
+             whatever channel or checkout that machine has: the environment is not pinned"
         ),
         format!(
             "pin it: `import (builtins.fetchTarball {{ url = \"https://github.com/NixOS/nixpkgs/archive/<commit>.tar.gz\"; \
              sha256 = \"<hash>\"; }}) {{}}` (nix-prefetch-url --unpack prints the hash), \
-             or import a path in the repository instead of `{}`",
-            t.text
+             or import a path in the repository instead of `{shown}`"
         ),
     ));
 }
@@ -132,30 +132,60 @@ fn builtin(name: &str, at: &Token, out: &mut NixAudit) {
         .push(Hit::new(at.line, at.column, rule, message, fix));
 }
 
-/// Whether token `i` is a name in `inherit (builtins) a b c;`.
-fn in_inherit_from_builtins(toks: &[Token], i: usize) -> bool {
-    let mut j = i;
-    while j > 0 && i - j < MAX_LOOK {
-        j -= 1;
-        match (toks[j].kind, toks[j].text.as_str()) {
-            (Kind::Ident, name) if name != "builtins" && name != "inherit" => continue,
-            (Kind::Punct, ")") => {
-                return j >= 3
-                    && toks[j - 1].text == "builtins"
-                    && toks[j - 2].text == "("
-                    && toks[j - 3].text == "inherit";
-            }
-            _ => return false,
+/// For each token, whether it is a name in `inherit (builtins) a b c;`.
+fn inherited_from_builtins(toks: &[Token]) -> Vec<bool> {
+    let mut out = vec![false; toks.len()];
+    let mut active = false;
+    for (j, t) in toks.iter().enumerate() {
+        if active && t.kind == Kind::Ident {
+            out[j] = true;
+            continue;
+        }
+        active = j >= 3
+            && t.text == ")"
+            && toks[j - 1].text == "builtins"
+            && toks[j - 2].text == "("
+            && toks[j - 3].text == "inherit";
+    }
+    out
+}
+
+fn is_opener(t: &Token) -> bool {
+    matches!(t.kind, Kind::StrOpen | Kind::Interp)
+        || (t.kind == Kind::Punct && matches!(t.text.as_str(), "{" | "(" | "["))
+}
+
+fn is_closer(t: &Token) -> bool {
+    t.kind == Kind::StrClose
+        || (t.kind == Kind::Punct && matches!(t.text.as_str(), "}" | ")" | "]"))
+}
+
+/// For each opening token (`{ ( [ ${` or a string's start), the index of
+/// the token that closes it, if any.
+fn match_brackets(toks: &[Token]) -> Vec<Option<usize>> {
+    let mut out = vec![None; toks.len()];
+    let mut stack = Vec::new();
+    for (j, t) in toks.iter().enumerate() {
+        if is_opener(t) {
+            stack.push(j);
+        } else if is_closer(t)
+            && let Some(open) = stack.pop()
+        {
+            out[open] = Some(j);
         }
     }
-    false
+    out
 }
 
 /// The first token of the dotted name ending at `i` (`builtins` of
 /// `builtins.fetchTarball`), where a finding should point.
 fn start_of_name(toks: &[Token], i: usize) -> usize {
     let mut j = i;
-    while j >= 2 && i - j < MAX_LOOK && toks[j - 1].text == "." && toks[j - 2].kind == Kind::Ident {
+    while j >= 2
+        && i - j < 2 * MAX_DOTS
+        && toks[j - 1].text == "."
+        && toks[j - 2].kind == Kind::Ident
+    {
         j -= 2;
     }
     j
@@ -171,7 +201,7 @@ enum Arg {
     Unknown,
 }
 
-fn argument(toks: &[Token], i: usize) -> Arg {
+fn argument(toks: &[Token], matching: &[Option<usize>], i: usize) -> Arg {
     let mut j = i + 1;
     if toks.get(j).is_some_and(|t| t.text == "(") {
         j += 1;
@@ -183,7 +213,7 @@ fn argument(toks: &[Token], i: usize) -> Arg {
         j += 1;
     }
     match toks.get(j) {
-        Some(t) if t.kind == Kind::Punct && t.text == "{" => match attr_names(toks, j) {
+        Some(t) if t.kind == Kind::Punct && t.text == "{" => match attr_names(toks, matching, j) {
             Some(names) => Arg::Attrs(names),
             None => Arg::Unknown,
         },
@@ -194,67 +224,53 @@ fn argument(toks: &[Token], i: usize) -> Arg {
 }
 
 /// Top-level attribute names of the attribute set opening at token `open`,
-/// including `inherit`ed ones; `None` if it does not close within `MAX_LOOK`
-/// tokens (then the audit cannot tell, and says nothing).
-fn attr_names(toks: &[Token], open: usize) -> Option<Vec<String>> {
+/// including `inherit`ed ones; `None` if it is never closed. Nested
+/// brackets are jumped over, so each token is looked at by one set only.
+fn attr_names(toks: &[Token], matching: &[Option<usize>], open: usize) -> Option<Vec<String>> {
+    let close = matching[open]?;
     let mut names = Vec::new();
-    let mut depth = 0usize;
-    let mut expect_key = false;
+    let mut expect_key = true;
     let mut inheriting = false;
-    for (j, t) in toks.iter().enumerate().skip(open).take(MAX_LOOK) {
-        let opens = matches!(t.kind, Kind::StrOpen | Kind::Interp)
-            || (t.kind == Kind::Punct && matches!(t.text.as_str(), "{" | "(" | "["));
-        let closes = t.kind == Kind::StrClose
-            || (t.kind == Kind::Punct && matches!(t.text.as_str(), "}" | ")" | "]"));
-        if opens {
-            depth += 1;
-            if depth == 1 {
-                expect_key = true;
-            }
-            continue;
-        }
-        if closes {
-            depth = depth.saturating_sub(1);
-            if depth == 0 {
-                return Some(names);
-            }
-            continue;
-        }
-        if depth != 1 {
+    let mut j = open + 1;
+    while j < close {
+        let t = &toks[j];
+        if is_opener(t) {
+            // A value, or the `(src)` of `inherit (src) hash;`.
+            j = matching[j]? + 1;
+            expect_key = false;
             continue;
         }
         if t.text == ";" {
             expect_key = true;
             inheriting = false;
-            continue;
-        }
-        if inheriting {
+        } else if inheriting {
             if t.kind == Kind::Ident {
                 names.push(t.text.clone());
             }
-            continue;
-        }
-        if expect_key && t.kind == Kind::Ident {
-            if t.text == "inherit" {
-                inheriting = true;
-            } else if toks
-                .get(j + 1)
-                .is_some_and(|n| n.text == "=" || n.text == ".")
-            {
-                names.push(t.text.clone());
+        } else {
+            if expect_key && t.kind == Kind::Ident {
+                if t.text == "inherit" {
+                    inheriting = true;
+                } else if toks
+                    .get(j + 1)
+                    .is_some_and(|n| n.text == "=" || n.text == ".")
+                {
+                    names.push(t.text.clone());
+                }
             }
+            expect_key = false;
         }
-        expect_key = false;
+        j += 1;
     }
-    None
+    Some(names)
 }
 
-fn fetcher(toks: &[Token], i: usize, out: &mut NixAudit) {
+fn fetcher(toks: &[Token], matching: &[Option<usize>], i: usize, out: &mut NixAudit) {
     let name = toks[i].text.as_str();
     let start = start_of_name(toks, i);
     let at = &toks[start];
     let shown: String = toks[start..=i].iter().map(|t| t.text.as_str()).collect();
-    let (pinned, rule) = match (name, argument(toks, i)) {
+    let (pinned, rule) = match (name, argument(toks, matching, i)) {
         (_, Arg::Unknown) => return,
         ("fetchGit", Arg::Attrs(names)) => {
             (names.iter().any(|n| n == "rev"), Rule::NixFetchgitNoRev)

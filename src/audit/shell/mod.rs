@@ -11,8 +11,9 @@
 mod scan;
 
 use super::requirements::{self, Spec};
-use super::{Fetches, Hit, Rule};
+use super::{Fetches, Hit, Rule, shorten};
 use scan::{Cmd, Word};
+use std::collections::HashMap;
 
 /// A hit in the script, with the text it points at, so the caller can find
 /// that text in the file the script came from.
@@ -57,6 +58,7 @@ impl ShellAudit {
 /// Audit one build script.
 pub(crate) fn audit(script: &str) -> ShellAudit {
     let cmds = scan::scan(script);
+    let pipes = pipelines(&cmds);
     let mut out = ShellAudit::default();
     let mut git = GitState::default();
     for (index, cmd) in cmds.iter().enumerate() {
@@ -72,7 +74,7 @@ pub(crate) fn audit(script: &str) -> ShellAudit {
             "apt-get" | "apt" | "aptitude" => apt(words, &mut out),
             "npm" => npm(words, &mut out),
             "git" => git.command(words),
-            "curl" | "wget" => download(&cmds, index, words, &mut out),
+            "curl" | "wget" => download(&cmds, &pipes, index, words, &mut out),
             _ => {}
         }
     }
@@ -356,7 +358,8 @@ fn pip(pip_word: &Word, args: &[Word], out: &mut ShellAudit) {
         // is audited as a requirements file instead.
         if kind == Spec::Unpinned && !constrained {
             unpinned += 1;
-            let name = requirements::name_of(spec);
+            let name = shorten(requirements::name_of(spec));
+            let spec = shorten(spec);
             out.hit(
                 w,
                 Rule::PipUnpinned,
@@ -428,6 +431,7 @@ fn apt(words: &[Word], out: &mut ShellAudit) {
     let mut pinned = true;
     for w in positional {
         let t = w.text.as_str();
+        let shown = shorten(t);
         let local = t.ends_with(".deb") || t.starts_with(['.', '/']);
         if t.starts_with('$') || local || t.contains('=') {
             continue;
@@ -437,12 +441,12 @@ fn apt(words: &[Word], out: &mut ShellAudit) {
             w,
             Rule::AptUnpinned,
             format!(
-                "`{t}` has no `=version`: apt installs whatever version the archive has at \
+                "`{shown}` has no `=version`: apt installs whatever version the archive has at \
                  build time"
             ),
             format!(
-                "pin the version, e.g. `{t}=<version>` (`apt-cache policy {t}` lists them); \
-                 for builds that must work later, use a snapshot.debian.org mirror"
+                "pin the version, e.g. `{shown}=<version>` (`apt-cache policy {shown}` lists \
+                 them); for builds that must work later, use a snapshot.debian.org mirror"
             ),
         );
     }
@@ -671,15 +675,15 @@ impl GitState {
                 format!(
                     "`git clone {}` takes whatever the remote's branch points to at build \
                      time, and no checkout of a full commit id follows",
-                    c.url
+                    shorten(&c.url)
                 ),
                 format!(
                     "check out a full commit after cloning: `git -C {} checkout <40-hex commit>` \
                      (a branch or tag can move)",
                     if c.shown_dir.is_empty() {
-                        "DIR"
+                        "DIR".to_owned()
                     } else {
-                        &c.shown_dir
+                        shorten(&c.shown_dir)
                     }
                 ),
             );
@@ -803,7 +807,13 @@ fn url_basename(url: &str) -> String {
     basename(path.trim_end_matches('/')).to_owned()
 }
 
-fn download(cmds: &[Cmd], index: usize, words: &[Word], out: &mut ShellAudit) {
+fn download(
+    cmds: &[Cmd],
+    pipes: &HashMap<usize, Pipeline>,
+    index: usize,
+    words: &[Word],
+    out: &mut ShellAudit,
+) {
     let tool = basename(&words[0].text).to_owned();
     let curl = tool == "curl";
     let opts = if curl {
@@ -836,13 +846,12 @@ fn download(cmds: &[Cmd], index: usize, words: &[Word], out: &mut ShellAudit) {
     if urls.is_empty() && !input_list {
         return;
     }
-    let cmd = &cmds[index];
     let dest = match output.as_deref() {
-        Some("-") => stdout_dest(cmds, index),
+        Some("-") => stdout_dest(cmds, pipes, index),
         Some(f) => Dest::File(Some(basename(f).to_owned())),
         None if input_list => Dest::File(None),
         None if remote_name => Dest::File(urls.first().map(|u| url_basename(u))),
-        None => stdout_dest(cmds, index),
+        None => stdout_dest(cmds, pipes, index),
     };
     let fix = format!(
         "save it to a file and check it before use: `{tool} {} FILE URL && echo \"<sha256>  FILE\" \
@@ -855,9 +864,10 @@ fn download(cmds: &[Cmd], index: usize, words: &[Word], out: &mut ShellAudit) {
             "`{tool}` output is used through a command substitution without a checksum check"
         )),
         Dest::Pipe(next) => Some(format!(
-            "`{tool}` output is piped into `{next}` without a checksum check"
+            "`{tool}` output is piped into `{}` without a checksum check",
+            shorten(&next)
         )),
-        Dest::File(file) => unchecked_file(cmds, index, cmd, file.as_deref(), &tool),
+        Dest::File(file) => unchecked_file(cmds, pipes, index, file.as_deref(), &tool),
     };
     out.fetches.add(problem.is_none());
     if let Some(message) = problem {
@@ -866,7 +876,7 @@ fn download(cmds: &[Cmd], index: usize, words: &[Word], out: &mut ShellAudit) {
 }
 
 /// Where standard output goes: a `>` file, a pipe, a substitution or the log.
-fn stdout_dest(cmds: &[Cmd], index: usize) -> Dest {
+fn stdout_dest(cmds: &[Cmd], pipes: &HashMap<usize, Pipeline>, index: usize) -> Dest {
     let cmd = &cmds[index];
     let to_file = cmd.redirects.iter().rev().find(|(op, target)| {
         let op = op.trim_start_matches('1');
@@ -876,10 +886,13 @@ fn stdout_dest(cmds: &[Cmd], index: usize) -> Dest {
         return Dest::File(Some(basename(&target.text).to_owned()));
     }
     if cmd.piped_out {
-        let next = cmds[index + 1..]
-            .iter()
-            .find(|c| c.pipeline == cmd.pipeline)
-            .and_then(|c| command_start(&c.words).map(|k| basename(&c.words[k].text).to_owned()))
+        let next = pipes
+            .get(&cmd.pipeline)
+            .and_then(|p| p.members.iter().find(|m| **m > index))
+            .and_then(|m| {
+                let c = &cmds[*m];
+                command_start(&c.words).map(|k| basename(&c.words[k].text).to_owned())
+            })
             .unwrap_or_else(|| "a command".to_owned());
         return Dest::Pipe(next);
     }
@@ -894,37 +907,107 @@ fn stdout_dest(cmds: &[Cmd], index: usize) -> Dest {
 /// looked at. A check is normally a line or two after the download; the
 /// bound keeps a hostile script of thousands of downloads from taking
 /// quadratic time.
-const LOOK_AHEAD: usize = 1000;
+const LOOK_AHEAD: usize = 500;
+
+/// What a pipeline is, as far as checksum checks go.
+struct Pipeline {
+    /// Its commands, by index, in order.
+    members: Vec<usize>,
+    /// It runs a checksum tool with `-c`/`--check`.
+    check_flag: bool,
+    /// It names a checksum tool and holds a literal digest (64+ hex digits).
+    digest: bool,
+    /// It reads something from `$src` (a checksum file shipped beside the scenario).
+    from_src: bool,
+}
+
+impl Pipeline {
+    fn mentions(&self, cmds: &[Cmd], needle: &str) -> bool {
+        self.members.iter().any(|m| cmds[*m].mentions(needle))
+    }
+
+    /// Whether it checks `file` (any download, when the name is unknown):
+    /// `sha256sum -c` naming the file or reading a checksum file from
+    /// `$src`, or a checksum tool's output compared with a literal digest.
+    fn checks(&self, cmds: &[Cmd], file: Option<&str>) -> bool {
+        if !self.check_flag && !self.digest {
+            return false;
+        }
+        let named = file.is_none_or(|f| self.mentions(cmds, f));
+        (self.check_flag && (named || self.from_src)) || (self.digest && named)
+    }
+}
+
+/// Every pipeline of the script, by number, computed once.
+fn pipelines(cmds: &[Cmd]) -> HashMap<usize, Pipeline> {
+    let mut out: HashMap<usize, Pipeline> = HashMap::new();
+    // Per pipeline: a checksum tool named anywhere (also inside a `$(...)`
+    // word), and a literal digest anywhere: `echo "<digest>  f" | sha256sum -c`
+    // has them in different commands.
+    let mut named: HashMap<usize, (bool, bool)> = HashMap::new();
+    for (index, c) in cmds.iter().enumerate() {
+        let texts = || {
+            c.words
+                .iter()
+                .map(|w| w.text.as_str())
+                .chain(c.redirects.iter().map(|(_, w)| w.text.as_str()))
+                .chain(std::iter::once(c.heredoc.as_str()))
+        };
+        let check_flag = command_start(&c.words).is_some_and(|k| {
+            CHECK_TOOLS.contains(&basename(&c.words[k].text))
+                && c.words[k + 1..].iter().any(|w| {
+                    let t = w.text.as_str();
+                    t == "--check"
+                        || (t.starts_with('-') && !t.starts_with("--") && t.contains('c'))
+                })
+        });
+        let p = out.entry(c.pipeline).or_insert(Pipeline {
+            members: Vec::new(),
+            check_flag: false,
+            digest: false,
+            from_src: false,
+        });
+        p.members.push(index);
+        p.check_flag |= check_flag;
+        p.from_src |= c.mentions("$src") || c.mentions("${src}");
+        let n = named.entry(c.pipeline).or_default();
+        n.0 |= texts().any(|t| CHECK_TOOLS.iter().any(|tool| t.contains(tool)));
+        n.1 |= texts().any(has_long_hex);
+    }
+    for (id, (tool, hex)) in named {
+        if let Some(p) = out.get_mut(&id) {
+            p.digest = tool && hex;
+        }
+    }
+    out
+}
 
 /// Why a downloaded `file` is unchecked, or `None` if a checksum check of
 /// it comes before any other use.
 fn unchecked_file(
     cmds: &[Cmd],
+    pipes: &HashMap<usize, Pipeline>,
     index: usize,
-    download: &Cmd,
     file: Option<&str>,
     tool: &str,
 ) -> Option<String> {
-    let shown = file.unwrap_or("the download");
-    for (j, cmd) in cmds.iter().enumerate().skip(index + 1).take(LOOK_AHEAD) {
-        if cmd.pipeline == download.pipeline {
+    let shown = file.map_or_else(|| "the download".to_owned(), shorten);
+    let own = cmds[index].pipeline;
+    for cmd in cmds.iter().skip(index + 1).take(LOOK_AHEAD) {
+        if cmd.pipeline == own {
             continue;
         }
-        // A pipeline's commands are adjacent, give or take the commands of
-        // substitutions inside it.
-        let lo = j.saturating_sub(LOOK_AHEAD.min(64));
-        let pipeline: Vec<&Cmd> = cmds[lo..cmds.len().min(j + 64)]
-            .iter()
-            .filter(|c| c.pipeline == cmd.pipeline)
-            .collect();
-        if is_check(&pipeline, file) {
+        if pipes
+            .get(&cmd.pipeline)
+            .is_some_and(|p| p.checks(cmds, file))
+        {
             return None;
         }
         if let Some(f) = file
             && cmd.mentions(f)
         {
             let user = command_start(&cmd.words)
-                .map(|k| basename(&cmds[j].words[k].text).to_owned())
+                .map(|k| shorten(basename(&cmd.words[k].text)))
                 .unwrap_or_else(|| "a redirection".to_owned());
             return Some(format!(
                 "`{shown}`, downloaded by `{tool}`, is used by `{user}` before any checksum check"
@@ -950,39 +1033,6 @@ fn has_long_hex(text: &str) -> bool {
         }
     }
     false
-}
-
-/// Whether a pipeline checks `file` against a checksum: `sha256sum -c`
-/// reading it (or a checksum file from `$src`), or a checksum tool's output
-/// compared with a literal digest of 64+ hex digits.
-fn is_check(pipeline: &[&Cmd], file: Option<&str>) -> bool {
-    let texts = || {
-        pipeline.iter().flat_map(|c| {
-            c.words
-                .iter()
-                .map(|w| w.text.as_str())
-                .chain(c.redirects.iter().map(|(_, w)| w.text.as_str()))
-                .chain(std::iter::once(c.heredoc.as_str()))
-        })
-    };
-    let tool_named = texts().any(|t| CHECK_TOOLS.iter().any(|tool| t.contains(tool)));
-    if !tool_named {
-        return false;
-    }
-    let check_flag = pipeline.iter().any(|c| {
-        command_start(&c.words).is_some_and(|k| {
-            CHECK_TOOLS.contains(&basename(&c.words[k].text))
-                && c.words[k + 1..].iter().any(|w| {
-                    let t = w.text.as_str();
-                    t == "--check"
-                        || (t.starts_with('-') && !t.starts_with("--") && t.contains('c'))
-                })
-        })
-    });
-    let mentions = |needle: &str| pipeline.iter().any(|c| c.mentions(needle));
-    let file_named = file.is_none_or(mentions);
-    let from_src = mentions("$src") || mentions("${src}");
-    (check_flag && (file_named || from_src)) || (file_named && texts().any(has_long_hex))
 }
 
 #[cfg(test)]
