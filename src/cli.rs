@@ -105,6 +105,7 @@ pub struct RunArgs {
     pub vary: Option<Vec<String>>,
 }
 
+/// `envtwin audit` arguments.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Scenario, .nix or requirements*.txt files, or directories [default: scenarios/]

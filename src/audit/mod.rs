@@ -32,6 +32,7 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// `error` or `warning`, as printed.
     pub fn name(self) -> &'static str {
         match self {
             Severity::Warning => "warning",

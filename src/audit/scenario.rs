@@ -58,7 +58,7 @@ pub(crate) fn audit(s: &Scenario, display: &Path, text: &str) -> ScenarioAudit {
                     // findings themselves come when it is audited.
                     let pinned = path
                         .as_deref()
-                        .and_then(|p| std::fs::read_to_string(p).ok())
+                        .and_then(|p| inputs::read_text(p, p).ok())
                         .is_some_and(|text| {
                             requirements::audit(&text)
                                 .hits
@@ -104,7 +104,8 @@ pub(crate) fn audit(s: &Scenario, display: &Path, text: &str) -> ScenarioAudit {
                 };
                 // Read here only to count its fetches for `network`; its
                 // findings and any read problem come when it is audited.
-                if let Ok(src) = std::fs::read_to_string(&file) {
+                // `read_text` refuses a fifo or an oversized file unread.
+                if let Ok(src) = inputs::read_text(&file, &file) {
                     fetches.merge(nix::audit(&src).fetches);
                 }
                 out.follow.push(Job {

@@ -271,6 +271,9 @@ fn a_fifo_is_refused_not_read() {
         .expect("mkfifo");
     assert!(status.success());
     bad_input(&p, &["pipe.nix"], "pipe.nix: not a regular file");
+    // Also when a scenario names it as its nix.file.
+    p.file("s.yaml", "name: s\nprovider: nix\nnix:\n  file: pipe.nix\n");
+    bad_input(&p, &["s.yaml"], "pipe.nix: not a regular file");
 }
 
 #[test]
