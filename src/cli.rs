@@ -45,8 +45,8 @@ pub enum Command {
         a: PathBuf,
         b: PathBuf,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
-        format: DiffFormat,
+        #[arg(long, value_enum, default_value_t = PlainFormat::Human)]
+        format: PlainFormat,
     },
     /// Print a shell completion script to stdout.
     ///
@@ -55,6 +55,18 @@ pub enum Command {
         #[arg(value_enum)]
         shell: Shell,
     },
+    /// Statically audit how well inputs are pinned (exit 0 clean, 1 findings, 2 bad input).
+    ///
+    /// Reads scenario files (their build script, `network`, and the .nix and
+    /// requirements files they use), *.nix files and requirements*.txt files;
+    /// directories are searched recursively. Builds and downloads nothing.
+    /// Each finding is `file:line:column: severity rule-id: message` plus a
+    /// fix. Exit 1 when a finding is an error (or a warning, with --deny
+    /// warning).
+    ///
+    /// Example: envtwin audit scenarios/ requirements.txt --deny warning
+    #[command(after_long_help = crate::audit::RULES_HELP)]
+    Audit(AuditArgs),
     /// Internal: run one sandboxed build from a spec file.
     #[command(name = "__sandbox", hide = true)]
     Sandbox { spec: PathBuf },
@@ -116,6 +128,28 @@ pub struct RunArgs {
     pub vary: Option<Vec<String>>,
 }
 
+/// `envtwin audit` arguments.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Scenario, .nix or requirements*.txt files, or directories [default: scenarios/]
+    pub paths: Vec<PathBuf>,
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value_t = PlainFormat::Human)]
+    pub format: PlainFormat,
+    /// Lowest severity that fails the audit (exit 1).
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = DenyLevel::Error)]
+    pub deny: DenyLevel,
+}
+
+/// Which findings fail `envtwin audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DenyLevel {
+    /// Errors and warnings.
+    Warning,
+    /// Errors only.
+    Error,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Human,
@@ -124,9 +158,9 @@ pub enum Format {
     Junit,
 }
 
-/// Output formats of `diff`.
+/// Output formats of `diff` and `audit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DiffFormat {
+pub enum PlainFormat {
     Human,
     Json,
 }

@@ -5,6 +5,7 @@
 //! `twin::build` (sandbox, twice) -> `tree` + `probe` per build ->
 //! `verdict::judge` -> `report` renderers. `run` below is the glue.
 
+pub mod audit;
 pub mod cli;
 pub mod error;
 pub mod probe;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Validate { paths } => validate(paths),
         Command::Hash { nar, path } => hash(nar, path),
         Command::Diff { a, b, format } => diff(a, b, format),
+        Command::Audit(args) => audit::run(args),
         Command::Sandbox { spec } => Ok(sandbox::inside::main(&spec)),
         Command::Probe { request } => Ok(probe::main(&request)),
         Command::Completions { shell } => Ok(completions(shell)),
@@ -283,14 +285,14 @@ fn hash(nar: bool, path: PathBuf) -> Result<i32, Error> {
     Ok(EXIT_OK)
 }
 
-fn diff(a: PathBuf, b: PathBuf, format: cli::DiffFormat) -> Result<i32, Error> {
+fn diff(a: PathBuf, b: PathBuf, format: cli::PlainFormat) -> Result<i32, Error> {
     let differences = tree::diff_trees(&a, &b)?;
     match format {
-        cli::DiffFormat::Json => {
+        cli::PlainFormat::Json => {
             let v = serde_json::json!({ "a": a, "b": b, "identical": differences.is_empty(), "differences": differences });
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
-        cli::DiffFormat::Human => {
+        cli::PlainFormat::Human => {
             let mut out = std::io::stdout().lock();
             for d in &differences {
                 // A closed pipe (`envtwin diff … | head`) is not an error.

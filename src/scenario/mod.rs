@@ -26,5 +26,16 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<Diagnostic>> {
     load::load(paths)
 }
 
+/// 1-based line and column of the value at `keys` (e.g. `["nix",
+/// "packages"]`) in a scenario file's text, for tools that point into a
+/// scenario without parsing YAML themselves (the pinning audit). For a block
+/// scalar (`build: |`) it is the position of the `|`. Where a key is
+/// missing, the nearest existing ancestor's position; `None` if the text
+/// does not parse.
+pub fn locate_value(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
+    let path: Vec<schema::Seg> = keys.iter().map(|k| schema::Seg::key(k)).collect();
+    schema::locate(text, &path, schema::Target::Value)
+}
+
 #[cfg(test)]
 mod tests;

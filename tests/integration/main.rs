@@ -1,6 +1,7 @@
 //! Integration tests: the real `envtwin` binary on real scenario files in
 //! temp dirs, with real namespaces. One test binary, one module per area.
 
+mod audit;
 mod bad_input;
 mod checks;
 mod ci_tools;

@@ -1,0 +1,2 @@
+{ system ? builtins.currentSystem, ... }:
+{ hello = derivation { name = "hello"; inherit system; builder = ./hello.sh; }; }
