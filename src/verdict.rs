@@ -132,7 +132,7 @@ fn reproducible_check(s: &Scenario, t: &TwinOutcome, same: bool, ha: &str, hb: &
                 format!(
                     "{} ({})",
                     if d.path.is_empty() { "." } else { &d.path },
-                    kind_name(d)
+                    d.kind.name()
                 )
             })
             .collect();
@@ -171,13 +171,6 @@ fn reproducible_check(s: &Scenario, t: &TwinOutcome, same: bool, ha: &str, hb: &
         passed,
         message,
     }
-}
-
-fn kind_name(d: &crate::tree::Difference) -> String {
-    serde_json::to_value(d.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
 }
 
 fn glob_match(pattern: &str, text: &str) -> bool {

@@ -121,41 +121,16 @@ pub(crate) fn walk(
     problems: &mut Vec<Diagnostic>,
     seen_dirs: &mut HashSet<PathBuf>,
 ) {
-    let key = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    if !seen_dirs.insert(key) {
-        return;
-    }
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) => {
-            problems.push(Diagnostic::new(dir, format!("cannot read: {err}")));
-            return;
-        }
-    };
-    let mut names: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
-    names.sort();
-    for name in names {
-        if name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let path = dir.join(&name);
-        let kind = kind_of(&path);
-        match fs::metadata(&path) {
-            Ok(meta) if meta.is_dir() => walk(&path, jobs, problems, seen_dirs),
-            Ok(meta) => match kind {
-                Some(kind) if meta.is_file() => jobs.push(Job {
-                    display: path.clone(),
-                    path,
-                    kind,
-                }),
-                Some(_) => problems.push(Diagnostic::new(&path, NOT_REGULAR)),
-                None => {}
-            },
-            // A dangling symlink matters only if it looks like an input.
-            Err(err) if kind.is_some() => {
-                problems.push(Diagnostic::new(&path, format!("cannot read: {err}")));
-            }
-            Err(_) => {}
+    let mut found = Vec::new();
+    let wanted = |name: &str| kind_of(Path::new(name)).is_some();
+    crate::scenario::walk_matching(dir, &wanted, &mut found, problems, seen_dirs);
+    for path in found {
+        if let Some(kind) = kind_of(&path) {
+            jobs.push(Job {
+                display: path.clone(),
+                path,
+                kind,
+            });
         }
     }
 }

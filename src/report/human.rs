@@ -175,12 +175,12 @@ fn write_one(
         d.path.as_str()
     };
     if d.culprits.is_empty() {
-        writeln!(w, "{pad}{path}: {}", snake(&d.kind))?;
+        writeln!(w, "{pad}{path}: {}", d.kind.name())?;
     } else {
         writeln!(
             w,
             "{pad}{path}: {} (caused by {})",
-            snake(&d.kind),
+            d.kind.name(),
             d.culprits.join(", ")
         )?;
     }

@@ -90,6 +90,26 @@ fn walk(
     diagnostics: &mut Vec<Diagnostic>,
     seen_dirs: &mut HashSet<PathBuf>,
 ) {
+    walk_matching(
+        dir,
+        &|name| is_scenario_name(name),
+        found,
+        diagnostics,
+        seen_dirs,
+    );
+}
+
+/// Collect the regular files under `dir` whose name is `wanted`:
+/// recursively, sorted, hidden entries skipped, each directory visited once
+/// (symlink loops end). A wanted name that is not a regular file (a fifo, a
+/// dangling link) is a diagnostic, never opened. Shared with the audit.
+pub fn walk_matching(
+    dir: &Path,
+    wanted: &dyn Fn(&str) -> bool,
+    found: &mut Vec<PathBuf>,
+    diagnostics: &mut Vec<Diagnostic>,
+    seen_dirs: &mut HashSet<PathBuf>,
+) {
     let key = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     if !seen_dirs.insert(key) {
         return;
@@ -116,8 +136,10 @@ fn walk(
         }
         let path = dir.join(&name);
         match fs::metadata(&path) {
-            Ok(meta) if meta.is_dir() => walk(&path, found, diagnostics, seen_dirs),
-            Ok(meta) if is_scenario_name(&shown) => {
+            Ok(meta) if meta.is_dir() => {
+                walk_matching(&path, wanted, found, diagnostics, seen_dirs)
+            }
+            Ok(meta) if wanted(&shown) => {
                 if meta.is_file() {
                     found.push(path);
                 } else {
@@ -125,8 +147,8 @@ fn walk(
                 }
             }
             Ok(_) => {}
-            // A dangling symlink matters only if it looks like a scenario.
-            Err(err) if is_scenario_name(&shown) => {
+            // A dangling symlink matters only if it has a wanted name.
+            Err(err) if wanted(&shown) => {
                 diagnostics.push(Diagnostic::new(&path, io_problem(&err)));
             }
             Err(_) => {}

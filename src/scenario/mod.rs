@@ -11,7 +11,7 @@ pub mod model;
 mod schema;
 mod validate;
 
-pub use discover::find_files;
+pub use discover::{find_files, walk_matching};
 pub use load::{MAX_DIAGNOSTICS_PER_FILE, MAX_FILE_BYTES};
 pub use model::*;
 

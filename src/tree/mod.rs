@@ -92,6 +92,20 @@ pub enum DiffKind {
     OnlyInB,
 }
 
+impl DiffKind {
+    /// The name used in reports and JSON (`content`, `only_in_a`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            DiffKind::Content => "content",
+            DiffKind::Type => "type",
+            DiffKind::Executable => "executable",
+            DiffKind::SymlinkTarget => "symlink_target",
+            DiffKind::OnlyInA => "only_in_a",
+            DiffKind::OnlyInB => "only_in_b",
+        }
+    }
+}
+
 /// One differing path, relative to the tree roots ("" is the root itself),
 /// keyed as in a [`Manifest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -111,4 +125,23 @@ pub struct Difference {
     /// and hints at the cause; filled by [`explain_differences`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<Detail>,
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::DiffKind;
+
+    #[test]
+    fn kind_names_are_the_json_names() {
+        for k in [
+            DiffKind::Content,
+            DiffKind::Type,
+            DiffKind::Executable,
+            DiffKind::SymlinkTarget,
+            DiffKind::OnlyInA,
+            DiffKind::OnlyInB,
+        ] {
+            assert_eq!(serde_json::to_value(k).expect("json"), k.name());
+        }
+    }
 }
