@@ -242,7 +242,10 @@ fn find_culprits(
                 .collect();
             handles.into_iter().map(|(v, h)| (v, join(h))).collect()
         });
-    let manifest_a = build_manifest(a)?;
+    let manifest_a = match &a.manifest {
+        Some(m) => m.clone(),
+        None => build_manifest(a)?,
+    };
     let mut changed: BTreeMap<Option<Variation>, BTreeSet<String>> = BTreeMap::new();
     for (v, r) in &results {
         let b = r.as_ref().map_err(|e| e.clone())?;
