@@ -286,6 +286,13 @@ fn find_culprits(
         }
     }
     for d in differences.iter_mut() {
+        // A path that differs with no variation at all cannot be pinned on one.
+        d.inherent = inherent_paths
+            .as_ref()
+            .is_some_and(|noise| noise.contains(&d.path));
+        if d.inherent {
+            continue;
+        }
         d.culprits = applied
             .iter()
             .filter(|v| changed.get(&Some(**v)).is_some_and(|p| p.contains(&d.path)))

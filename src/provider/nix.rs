@@ -215,6 +215,7 @@ pub fn closure_diff(
                 a: Some(ha.clone()),
                 b: None,
                 culprits: Vec::new(),
+                inherent: false,
                 detail: None,
             }),
             Some(hb) if hb != ha => {
@@ -241,6 +242,7 @@ pub fn closure_diff(
                 a: None,
                 b: Some(hb.clone()),
                 culprits: Vec::new(),
+                inherent: false,
                 detail: None,
             });
         }

@@ -174,7 +174,13 @@ fn write_one(
     } else {
         d.path.as_str()
     };
-    if d.culprits.is_empty() {
+    if d.inherent {
+        writeln!(
+            w,
+            "{pad}{path}: {} (differs even with no variation)",
+            d.kind.name()
+        )?;
+    } else if d.culprits.is_empty() {
         writeln!(w, "{pad}{path}: {}", d.kind.name())?;
     } else {
         writeln!(
@@ -346,6 +352,7 @@ mod tests {
             a: Some("regular, 10 bytes".into()),
             b: Some("regular, 18 bytes".into()),
             culprits: Vec::new(),
+            inherent: false,
             detail: Some(Detail {
                 body: Body::Text(TextDetail {
                     diff: "@@ -1,2 +1,2 @@\n version 1\n-host envtwin-a\n+host envtwin-b\n".into(),
@@ -430,6 +437,7 @@ mod tests {
             a: None,
             b: None,
             culprits: Vec::new(),
+            inherent: false,
             detail: Some(Detail {
                 body: Body::Archive(ArchiveDetail {
                     archive: "zip".into(),

@@ -111,6 +111,7 @@ pub fn diff_manifests(a: &Manifest, b: &Manifest) -> Vec<Difference> {
             a: ea.map(|e| describe(e, key, a)),
             b: eb.map(|e| describe(e, key, b)),
             culprits: Vec::new(),
+            inherent: false,
             detail: None,
         });
     }

@@ -121,6 +121,9 @@ pub struct Difference {
     /// Variations that alone change this path (culprit search), if known.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub culprits: Vec<String>,
+    /// This path differs even when B has no variation (culprit search).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub inherent: bool,
     /// What changed inside (a line diff, a hex window, archive members)
     /// and hints at the cause; filled by [`explain_differences`].
     #[serde(skip_serializing_if = "Option::is_none")]

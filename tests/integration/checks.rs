@@ -227,7 +227,7 @@ fn reproducible_false_requires_a_difference_and_lists_it() {
     let d0 = &st["differences"][0];
     assert_eq!(
         st["differences"],
-        serde_json::json!([{"path": "rand", "kind": "content", "a": d0["a"], "b": d0["b"], "detail": d0["detail"]}])
+        serde_json::json!([{"path": "rand", "kind": "content", "a": d0["a"], "b": d0["b"], "detail": d0["detail"], "inherent": true}])
     );
     // 8 random bytes: shown as bytes (unless, rarely, they happen to be text).
     let format = d0["detail"]["format"].as_str().unwrap_or("");

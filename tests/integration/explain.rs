@@ -62,3 +62,36 @@ fn identical_builds_start_no_search() {
     assert_eq!(code, 0);
     assert!(scenario(&report, "steady")["culprits"].is_null());
 }
+
+#[test]
+fn culprits_are_found_beside_inherent_noise_and_noise_paths_are_marked() {
+    let p = Project::new();
+    p.file(
+        "s.yaml",
+        "name: mixed\nbuild: |\n  mkdir -p \"$out\"\n  hostname > \"$out/host\"\n  umask > \"$out/mask\"\n  head -c 8 /dev/urandom > \"$out/noise\"\n",
+    );
+    let (_, report) = p.run_json(&["s.yaml"]);
+    let s = scenario(&report, "mixed");
+    assert_eq!(s["culprits"], serde_json::json!(["hostname", "umask"]));
+    assert_eq!(s["inherent"], true);
+    let rows: Vec<(String, serde_json::Value, bool)> = s["differences"]
+        .as_array()
+        .expect("differences")
+        .iter()
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap_or("").to_string(),
+                d["culprits"].clone(),
+                d["inherent"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("host".to_string(), serde_json::json!(["hostname"]), false),
+            ("mask".to_string(), serde_json::json!(["umask"]), false),
+            ("noise".to_string(), serde_json::Value::Null, true),
+        ]
+    );
+}
