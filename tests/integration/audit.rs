@@ -21,15 +21,7 @@ fn audit_json(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
         .timeout(std::time::Duration::from_secs(30))
         .output()
         .expect("run");
-    let code = out.status.code().unwrap_or(-1);
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "no JSON report ({e}); exit {code}\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (code, json)
+    crate::support::json_output(&out)
 }
 
 /// Findings as `file:line:column rule`, `file` relative to `prefix`.

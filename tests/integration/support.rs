@@ -46,16 +46,7 @@ impl Project {
     pub fn run_json(&self, args: &[&str]) -> (i32, serde_json::Value) {
         let mut all = vec!["run", "--format", "json"];
         all.extend_from_slice(args);
-        let out = self.cmd(&all).output().expect("run");
-        let code = out.status.code().unwrap_or(-1);
-        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "no JSON report ({e}); exit {code}\nstdout: {}\nstderr: {}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (code, json)
+        json_output(&self.cmd(&all).output().expect("run"))
     }
 
     /// Entries left in envtwin's TMPDIR.
@@ -66,6 +57,20 @@ impl Project {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect()
     }
+}
+
+/// A command's exit code and its stdout parsed as JSON (failing loudly,
+/// with both outputs, when it is not JSON).
+pub fn json_output(out: &std::process::Output) -> (i32, serde_json::Value) {
+    let code = out.status.code().unwrap_or(-1);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}); exit {code}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, json)
 }
 
 /// The one scenario of a report, by name.
