@@ -111,6 +111,8 @@ fn command(
         ..Default::default()
     };
     let mut inside = vec!["/nix/store".to_string()];
+    // Shell mode runs the probes inside `nix-shell --pure ... --run`.
+    let mut probe_wrapper = Vec::new();
     let script = match nix.mode {
         NixMode::Build => {
             cmd.out_storage_at = Some(LINKS.into());
@@ -132,7 +134,7 @@ fn command(
             let mut wrapper = vec![ns.to_string(), "--pure".into()];
             wrapper.extend(source.iter().cloned());
             wrapper.push("--run".into());
-            cmd.probe_wrapper = wrapper;
+            probe_wrapper = wrapper;
             // nix-shell realises the shell's inputs; the environment is then
             // everything this private store holds.
             format!(
@@ -143,7 +145,7 @@ fn command(
     cmd.argv = vec!["/bin/sh".into(), "-eu".into(), "-c".into(), script];
     cmd.env = env;
     cmd.probe = super::probe_request(s, inside);
-    cmd.probe.wrapper = std::mem::take(&mut cmd.probe_wrapper);
+    cmd.probe.wrapper = probe_wrapper;
     Ok(cmd)
 }
 

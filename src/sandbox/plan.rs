@@ -33,8 +33,6 @@ pub enum HashKind {
 #[derive(Debug, Clone, Default)]
 pub struct BuildCommand {
     pub hash: HashKind,
-    /// Scratch for providers assembling `probe.wrapper`.
-    pub probe_wrapper: Vec<String>,
     pub argv: Vec<String>,
     /// Extra variables for the build (after the fixed set).
     pub env: Vec<(String, String)>,
