@@ -46,10 +46,7 @@ pub fn main(spec_path: &Path) -> i32 {
         3
     };
     if !nix::unistd::geteuid().is_root() {
-        return fail(
-            &mut result_file,
-            "envtwin's sandbox needs root (it creates mount, pid, net, uts and ipc namespaces); run it as root, e.g. in a CI container".into(),
-        );
+        return fail(&mut result_file, super::NEEDS_ROOT.into());
     }
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID

@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Why a build cannot run as a non-root user.
+pub const NEEDS_ROOT: &str = "envtwin's sandbox needs root (it creates mount, pid, net, uts and ipc namespaces); run it as root, e.g. in a CI container";
+
 /// Sandboxes running right now (for the progress display).
 pub static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -123,6 +126,9 @@ pub struct SandboxOutcome {
 /// Run one sandboxed build to completion (or timeout) and return its result.
 /// `work` must exist; its `out` and `build` subdirectories are created here.
 pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(NEEDS_ROOT.into());
+    }
     let start = Instant::now();
     let writable = spec.writable_mounts.iter().map(|(h, _)| h.clone());
     let dirs: Vec<PathBuf> = [spec.out_storage(), spec.build_storage(), spec.root_mount()]

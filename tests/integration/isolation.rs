@@ -123,3 +123,45 @@ fn a_fifo_in_out_is_a_clear_failure_not_a_hang() {
     let msg = s["checks"][0]["message"].as_str().unwrap_or_default();
     assert!(msg.contains("pipe") && msg.contains("fifo"), "{msg}");
 }
+
+#[test]
+fn a_non_root_user_gets_a_clear_harness_error() {
+    if !require_tool("setpriv") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let p = Project::new();
+    p.file("s.yaml", "name: rootless\nbuild: mkdir -p \"$out\"\n");
+    for d in [p.path(), p.tmp.path()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    }
+    std::fs::set_permissions(
+        p.path().join("s.yaml"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
+    // A copy the unprivileged user can surely run, wherever the checkout is.
+    let bin = p.path().join("envtwin");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("envtwin"), &bin).expect("copy binary");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["run", "s.yaml"])
+        .current_dir(p.path())
+        .env("ENVTWIN_WORKDIR", p.tmp.path())
+        .output()
+        .expect("setpriv");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("ERROR rootless") && text.contains("needs root"),
+        "{text}"
+    );
+    assert!(p.leftovers().is_empty(), "{:?}", p.leftovers());
+}
