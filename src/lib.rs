@@ -119,6 +119,17 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
             })
         }
     };
+    // Open -o's file before building anything: a bad path is a bad argument
+    // (exit 2), not something to discover after minutes of builds.
+    let mut output_file = match &args.output {
+        Some(out) => Some(std::fs::File::create(out).map_err(|e| {
+            Error::Usage(format!(
+                "-o {}: cannot write the report there: {e}",
+                out.display()
+            ))
+        })?),
+        None => None,
+    };
     sandbox::cleanup::install_handler();
     let jobs = args
         .jobs
@@ -160,8 +171,8 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(&rendered);
     let _ = stdout.flush();
-    if let Some(out) = &args.output {
-        std::fs::write(out, &rendered).map_err(|e| {
+    if let (Some(out), Some(file)) = (&args.output, output_file.as_mut()) {
+        file.write_all(&rendered).map_err(|e| {
             Error::Harness(format!("cannot write the report to {}: {e}", out.display()))
         })?;
     }

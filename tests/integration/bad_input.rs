@@ -69,6 +69,13 @@ fn bad_paths_and_flags_exit_2() {
     invalid(&p, &["hash", "does-not-exist"], "does-not-exist");
     invalid(&p, &["diff", "does-not-exist", "."], "does-not-exist");
     invalid(&p, &["frobnicate"], "frobnicate");
+    p.file("ok.yaml", "name: ok\nbuild: mkdir -p \"$out\"\n");
+    invalid(
+        &p,
+        &["run", "-o", "no/such/dir/report.json", "ok.yaml"],
+        "no/such/dir/report.json",
+    );
+    assert!(p.leftovers().is_empty(), "nothing may be built");
 }
 
 #[test]
