@@ -169,13 +169,7 @@ fn build_in(
             }
         }
         (Some(ha), Some(hb)) if ha.sri != hb.sri => {
-            let (ma, mb) = rayon::join(|| tree::manifest(&a.tree), || tree::manifest(&b.tree));
-            let mut d = tree::diff_manifests(
-                &ma.map_err(|e| e.to_string())?,
-                &mb.map_err(|e| e.to_string())?,
-            );
-            tree::explain_differences(&mut d, &a.tree, &b.tree);
-            d
+            tree::diff_differing(&a.tree, &b.tree).map_err(|e| e.to_string())?
         }
         _ => Vec::new(),
     };

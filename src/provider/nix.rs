@@ -222,7 +222,7 @@ pub fn closure_diff(
             }),
             Some(hb) if hb != ha => {
                 let name = &p["/nix/store/".len()..];
-                let inner = crate::tree::diff_trees(&a.1.join(name), &b.1.join(name))
+                let inner = crate::tree::diff_differing(&a.1.join(name), &b.1.join(name))
                     .map_err(|e| e.to_string())?;
                 out.extend(inner.into_iter().map(|mut d| {
                     d.path = if d.path.is_empty() {

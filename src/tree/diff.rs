@@ -27,6 +27,13 @@ pub fn diff_trees(a: &Path, b: &Path) -> Result<Vec<Difference>, TreeError> {
     if ha? == hb? {
         return Ok(Vec::new());
     }
+    diff_differing(a, b)
+}
+
+/// The per-file half of [`diff_trees`], for callers that already know the
+/// two trees' hashes differ (a twin build, a store path of a closure), so
+/// the trees are not hashed again.
+pub fn diff_differing(a: &Path, b: &Path) -> Result<Vec<Difference>, TreeError> {
     let (sa, sb) = rayon::join(|| skeleton(a), || skeleton(b));
     let ((mut ma, fa), (mut mb, fb)) = (sa?, sb?);
     let in_b: HashMap<&str, &Path> = fb

@@ -15,7 +15,7 @@ mod nar;
 mod tests;
 mod walk;
 
-pub use diff::{diff_manifests, diff_trees};
+pub use diff::{diff_differing, diff_manifests, diff_trees};
 pub use explain::{Detail, explain_differences};
 pub use hash::{hash_pair, hash_path, nar_sha256, nix32, sri};
 pub use manifest::{Entry, EntryKind, Manifest, escape_name, manifest};
