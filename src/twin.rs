@@ -61,8 +61,6 @@ pub struct Culprits {
     pub culprits: Vec<String>,
     /// The builds differ even with no variation (randomness, fine clocks).
     pub inherent: bool,
-    /// Extra builds it took.
-    pub builds: usize,
 }
 
 /// Options of `run` that shape the twin builds.
@@ -294,11 +292,7 @@ fn find_culprits(
             .map(|v| v.name().to_string())
             .collect();
     }
-    Ok(Culprits {
-        culprits,
-        inherent,
-        builds: specs.len(),
-    })
+    Ok(Culprits { culprits, inherent })
 }
 
 /// The per-file manifest of a build: `$out`, or each closure store path's

@@ -5,9 +5,7 @@
 //! not the host. Commands are run through a caller-supplied executor.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 
 /// What to probe after a build.
@@ -199,31 +197,13 @@ fn resolve(printed: &str, inside: &[String]) -> WhichResult {
             .iter()
             .any(|p| r.starts_with(p) || r.to_string_lossy() == p.as_str())
     });
-    let sha256 = resolved.as_ref().and_then(|r| file_sha256(r).ok());
+    let sha256 = resolved
+        .as_ref()
+        .and_then(|r| crate::tree::file_sha256(r).ok());
     WhichResult {
         path: printed.to_string(),
         resolved: resolved.map(|r| r.to_string_lossy().into_owned()),
         inside,
         sha256,
     }
-}
-
-/// SHA-256 (hex) of a file's contents.
-pub fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
-}
-
-/// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

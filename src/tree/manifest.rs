@@ -148,12 +148,31 @@ pub(crate) fn hash_file(path: &Path, buf: &mut [u8]) -> Result<EntryKind, TreeEr
     hash_open(&mut open, path, buf)
 }
 
+/// SHA-256 (lowercase hex) of the regular file at `path`.
+pub fn file_sha256(path: &Path) -> Result<String, TreeError> {
+    let mut open = walk::open_regular(path)?;
+    sha256_open(&mut open, path, &mut vec![0u8; super::nar::BLOCK])
+}
+
 /// Same as [`hash_file`] for a file already open, read from its start.
 fn hash_open(
     open: &mut walk::OpenFile,
     path: &Path,
     buf: &mut [u8],
 ) -> Result<EntryKind, TreeError> {
+    Ok(EntryKind::Regular {
+        executable: open.executable,
+        size: open.size,
+        sha256: sha256_open(open, path, buf)?,
+    })
+}
+
+/// SHA-256 (hex) of an open file's contents, read from its start.
+fn sha256_open(
+    open: &mut walk::OpenFile,
+    path: &Path,
+    buf: &mut [u8],
+) -> Result<String, TreeError> {
     let mut hasher = Sha256::new();
     let mut left = open.size;
     while left > 0 {
@@ -162,11 +181,7 @@ fn hash_open(
         hasher.update(&buf[..n]);
         left -= n as u64;
     }
-    Ok(EntryKind::Regular {
-        executable: open.executable,
-        size: open.size,
-        sha256: hex(&hasher.finalize()),
-    })
+    Ok(hex(&hasher.finalize()))
 }
 
 /// Two regular files compared, as cheaply as the answer allows.

@@ -18,7 +18,7 @@ mod walk;
 pub use diff::{diff_differing, diff_manifests, diff_trees};
 pub use explain::{Detail, explain_differences};
 pub use hash::{hash_pair, hash_path, nar_sha256, nix32, sri};
-pub use manifest::{Entry, EntryKind, Manifest, escape_name, manifest};
+pub use manifest::{Entry, EntryKind, Manifest, escape_name, file_sha256, manifest};
 pub use nar::write_nar;
 
 use serde::Serialize;
