@@ -219,7 +219,7 @@ fn kill_the_rest() {
 /// Start disorderfs (as root, in the foreground as our child) serving the
 /// plain `$src` view shuffled at `$src`, and wait until it is mounted.
 fn start_disorderfs(log: RawFd) -> Result<(), String> {
-    let argv: Vec<CString> = [
+    let argv: Vec<String> = [
         super::DISORDERFS,
         "-f",
         "-q",
@@ -232,23 +232,10 @@ fn start_disorderfs(log: RawFd) -> Result<(), String> {
         super::SRC_MOUNT,
     ]
     .iter()
-    .map(|a| CString::new(*a).unwrap_or_default())
+    .map(|a| a.to_string())
     .collect();
-    let env = [CString::new("PATH=/usr/bin:/bin").unwrap_or_default()];
-    // SAFETY: pid 1 is single-threaded.
-    let child = match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Child => {
-            // SAFETY: plain dup2 in the freshly forked child.
-            unsafe {
-                libc::dup2(log, 1);
-                libc::dup2(log, 2);
-            }
-            let _ = nix::unistd::execve(&argv[0], &argv, &env);
-            // SAFETY: leave the forked child without running destructors.
-            unsafe { libc::_exit(127) }
-        }
-        ForkResult::Parent { child } => child,
-    };
+    let env = [("PATH".to_string(), "/usr/bin:/bin".to_string())];
+    let child = spawn(None, &argv, &env, log, log).map_err(|e| format!("fork: {e}"))?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let mounted = std::fs::read_to_string("/proc/self/mountinfo")
@@ -274,8 +261,8 @@ fn start_disorderfs(log: RawFd) -> Result<(), String> {
     }
 }
 
-/// Fork and exec `argv` as the build user with the build's settings, wait
-/// for it while reaping any orphan (we are pid 1).
+/// Run `argv` as the build (see `spawn`) and wait for it, reaping any
+/// orphan on the way (we are pid 1).
 fn spawn_wait(
     spec: &SandboxSpec,
     argv: &[String],
@@ -283,6 +270,26 @@ fn spawn_wait(
     stdout: RawFd,
     stderr: RawFd,
 ) -> nix::Result<WaitStatus> {
+    let child = spawn(Some(spec), argv, env, stdout, stderr)?;
+    loop {
+        match waitpid(Pid::from_raw(-1), None)? {
+            s if s.pid() == Some(child) => return Ok(s),
+            _ => continue,
+        }
+    }
+}
+
+/// Fork and exec `argv` with exactly `env`, stdin from /dev/null and the
+/// given stdout/stderr. With `build`, the child takes that build's user,
+/// umask, CPUs, ASLR setting and working directory; without, it stays root
+/// (for envtwin's own helpers such as disorderfs).
+fn spawn(
+    build: Option<&SandboxSpec>,
+    argv: &[String],
+    env: &[(String, String)],
+    stdout: RawFd,
+    stderr: RawFd,
+) -> nix::Result<Pid> {
     let c_argv: Vec<CString> = argv
         .iter()
         .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
@@ -294,7 +301,7 @@ fn spawn_wait(
     // SAFETY: pid 1 is single-threaded.
     match unsafe { fork() }? {
         ForkResult::Child => {
-            let err = child_exec(spec, &c_argv, &c_env, stdout, stderr);
+            let err = child_exec(build, &c_argv, &c_env, stdout, stderr);
             let _ = writeln!(
                 std::io::stderr(),
                 "envtwin sandbox: cannot run {}: {err}",
@@ -303,17 +310,12 @@ fn spawn_wait(
             // SAFETY: leave the forked child without running destructors.
             unsafe { libc::_exit(127) }
         }
-        ForkResult::Parent { child } => loop {
-            match waitpid(Pid::from_raw(-1), None)? {
-                s if s.pid() == Some(child) => return Ok(s),
-                _ => continue,
-            }
-        },
+        ForkResult::Parent { child } => Ok(child),
     }
 }
 
 fn child_exec(
-    spec: &SandboxSpec,
+    build: Option<&SandboxSpec>,
     argv: &[CString],
     env: &[CString],
     stdout: RawFd,
@@ -327,6 +329,25 @@ fn child_exec(
         }
         libc::dup2(stdout, 1);
         libc::dup2(stderr, 2);
+    }
+    if let Some(spec) = build
+        && let Err(e) = become_build(spec)
+    {
+        return e;
+    }
+    match argv.first() {
+        Some(prog) => match nix::unistd::execve(prog, argv, env) {
+            Err(e) => e.to_string(),
+        },
+        None => "empty command".into(),
+    }
+}
+
+/// In a forked child: take the build's CPUs, ASLR setting, umask, user and
+/// working directory.
+fn become_build(spec: &SandboxSpec) -> Result<(), String> {
+    // SAFETY: plain syscalls with stack-allocated, zeroed cpu sets.
+    unsafe {
         if let Some(n) = spec.cpus {
             let mut set: libc::cpu_set_t = std::mem::zeroed();
             let mut cur: libc::cpu_set_t = std::mem::zeroed();
@@ -345,25 +366,14 @@ fn child_exec(
         libc::umask(spec.umask as libc::mode_t);
     }
     if spec.uid != 0 || spec.gid != 0 {
-        if let Err(e) = nix::unistd::setgroups(&[]) {
-            return format!("setgroups: {e}");
-        }
-        if let Err(e) = nix::unistd::setgid(nix::unistd::Gid::from_raw(spec.gid)) {
-            return format!("setgid: {e}");
-        }
-        if let Err(e) = nix::unistd::setuid(nix::unistd::Uid::from_raw(spec.uid)) {
-            return format!("setuid: {e}");
-        }
+        nix::unistd::setgroups(&[]).map_err(|e| format!("setgroups: {e}"))?;
+        nix::unistd::setgid(nix::unistd::Gid::from_raw(spec.gid))
+            .map_err(|e| format!("setgid: {e}"))?;
+        nix::unistd::setuid(nix::unistd::Uid::from_raw(spec.uid))
+            .map_err(|e| format!("setuid: {e}"))?;
     }
-    if let Err(e) = nix::unistd::chdir(spec.build_dir.as_str()) {
-        return format!("chdir {}: {e}", spec.build_dir);
-    }
-    match argv.first() {
-        Some(prog) => match nix::unistd::execve(prog, argv, env) {
-            Err(e) => e.to_string(),
-        },
-        None => "empty command".into(),
-    }
+    nix::unistd::chdir(spec.build_dir.as_str())
+        .map_err(|e| format!("chdir {}: {e}", spec.build_dir))
 }
 
 /// argv of `/bin/sh -c SCRIPT sh ARGS...`.
