@@ -155,23 +155,12 @@ fn build_in(
     if opts.want_manifest && a.status == BuildStatus::Ok {
         a.manifest = Some(build_manifest(&a)?);
     }
-    let differences = match (&a.hash, &b.hash) {
-        (Some(ha), Some(hb)) if ha.sri != hb.sri && a.store.is_some() => {
-            let (sa, sb) = (
-                a.store.as_ref().map(|(p, c)| (c, p.as_path())),
-                b.store.as_ref().map(|(p, c)| (c, p.as_path())),
-            );
-            match (sa, sb) {
-                (Some(sa), Some(sb)) => provider::nix::closure_diff(sa, sb)?,
-                _ => Vec::new(),
-            }
-        }
-        (Some(ha), Some(hb)) if ha.sri != hb.sri => {
-            tree::diff_differing(&a.tree, &b.tree).map_err(|e| e.to_string())?
-        }
-        _ => Vec::new(),
+    let hashes_differ = matches!((&a.hash, &b.hash), (Some(x), Some(y)) if x.sri != y.sri);
+    let mut differences = match (&a.store, &b.store) {
+        _ if !hashes_differ => Vec::new(),
+        (Some((sa, ca)), Some((sb, cb))) => provider::nix::closure_diff((ca, sa), (cb, sb))?,
+        _ => tree::diff_differing(&a.tree, &b.tree).map_err(|e| e.to_string())?,
     };
-    let mut differences = differences;
     let culprits = if opts.explain && !differences.is_empty() && a.status == BuildStatus::Ok {
         Some(find_culprits(
             &input,
