@@ -115,7 +115,7 @@ fn corrupt_or_foreign_snapshots_are_invalid_input() {
 }
 
 #[test]
-fn cargo_insta_accepts_envtwins_new_snapshots() {
+fn cargo_insta_accept_and_review_take_envtwins_new_snapshots() {
     if !require_tool("cargo-insta") {
         return;
     }
@@ -145,6 +145,38 @@ fn cargo_insta_accepts_envtwins_new_snapshots() {
     let (code, report) = run(&p, &[], true);
     assert_eq!(code, 0, "the accepted snapshot matches: {report:#}");
     assert_eq!(snapshot_check(&report)["passed"], true);
+
+    // The interactive `cargo insta review`, on a terminal, answering `a`
+    // (accept) for the changed environment's .snap.new.
+    if !require_tool("script") {
+        return;
+    }
+    env(&p, &[("tool", "#!/bin/sh\\necho 2\\n")]);
+    let (code, _) = run(&p, &[], true);
+    assert_eq!(code, 1, "changed");
+    assert!(p.path().join("snaps/env.snap.new").exists());
+    let mut review = std::process::Command::new("script")
+        .args(["-qec", "cargo insta review", "/dev/null"])
+        .current_dir(p.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script");
+    use std::io::Write;
+    review
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a")
+        .expect("answer");
+    assert!(review.wait().expect("review").success());
+    assert!(
+        !p.path().join("snaps/env.snap.new").exists(),
+        "review accepted it"
+    );
+    let (code, report) = run(&p, &[], true);
+    assert_eq!(code, 0, "the reviewed snapshot matches: {report:#}");
 }
 
 #[test]
