@@ -318,25 +318,20 @@ mod tests {
     }
 
     fn sample() -> Report {
-        let pass = ScenarioReport {
-            name: "hello".into(),
-            file: "scenarios/hello/hello.yaml".into(),
-            provider: "shell".into(),
-            verdict: Verdict::Pass,
-            reason: None,
-            reproducible: Some(true),
-            builds: Some(Builds {
-                a: build("sha256-AAAA", "envtwin-a"),
-                b: build("sha256-AAAA", "envtwin-b"),
-            }),
-            differences: Vec::new(),
-            culprits: None,
-            inherent: None,
-            checks: Vec::new(),
-            unavailable_variations: BTreeMap::new(),
-            kept: None,
-            duration_ms: 71,
-        };
+        let mut pass = ScenarioReport::without_builds(
+            "hello",
+            "scenarios/hello/hello.yaml",
+            "shell",
+            Verdict::Pass,
+            String::new(),
+        );
+        pass.reason = None;
+        pass.reproducible = Some(true);
+        pass.builds = Some(Builds {
+            a: build("sha256-AAAA", "envtwin-a"),
+            b: build("sha256-AAAA", "envtwin-b"),
+        });
+        pass.duration_ms = 71;
         let mut fail = pass.clone();
         fail.name = "stamped".into();
         fail.file = "scenarios/stamped.yaml".into();
