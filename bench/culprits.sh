@@ -5,15 +5,8 @@
 # and both tools' answers.
 #
 #   bench/culprits.sh          (as root; apt-get install -y reprotest hyperfine)
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-for tool in reprotest hyperfine; do
-    command -v "$tool" >/dev/null || { echo "bench: $tool is required (apt-get install -y $tool)" >&2; exit 2; }
-done
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-envtwin="$here/target/release/envtwin"
-work=$(mktemp -d "${TMPDIR:-/tmp}/envtwin-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
+. "$(dirname "$0")/common.sh" reprotest hyperfine
+
 mkdir -p "$work/src"
 cat > "$work/src/build.sh" <<'SH'
 #!/bin/sh
@@ -26,12 +19,10 @@ cat > "$work/src/leaky.yaml" <<'YAML'
 name: leaky
 build: sh "$src/build.sh"
 YAML
-echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "envtwin's answer:   $("$envtwin" run --format json "$work/src/leaky.yaml" | python3 -c 'import json,sys; print(json.load(sys.stdin)["scenarios"][0]["culprits"])')"
 echo "reprotest's answer: $(cd "$work/src" && reprotest --auto-build 'sh build.sh' 'out/*' 2>/dev/null | grep -A1 'varying each of the following' | tail -1)"
 hyperfine -N -i --warmup 1 --runs 10 --export-json "$work/e.json" "$envtwin run $work/src/leaky.yaml" >/dev/null 2>&1
 (cd "$work/src" && hyperfine --warmup 1 --runs 3 -i --export-json "$work/r.json" "reprotest --auto-build 'sh build.sh' 'out/*'" >/dev/null 2>&1)
-mean() { python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["mean"])' "$1"; }
 e=$(mean "$work/e.json"); r=$(mean "$work/r.json")
 echo "envtwin run (twin builds + culprit search): ${e} s (mean of 10)"
 echo "reprotest --auto-build:                     ${r} s (mean of 3)"

@@ -10,24 +10,11 @@
 # and explaining them) over hashing both trees; the target is <= 2.0.
 # Uses hyperfine when installed (apt-get install -y hyperfine), else a
 # median of 5 timed runs.
-set -euo pipefail
-
 FILES=${1:-20000}
 MEGABYTES=${2:-230}
 RUNS=5
-here=$(cd "$(dirname "$0")/.." && pwd)
-
-for tool in nix python3 diff; do
-    command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 2; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/envtwin-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
-
-echo "machine: $(nproc) CPUs, load $(cut -d" " -f1-3 /proc/loadavg); $(nix --version)"
-echo "building envtwin (release)..."
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-envtwin="$here/target/release/envtwin"
+. "$(dirname "$0")/common.sh" nix python3 diff
+nix --version
 
 echo "generating $FILES files / ~$MEGABYTES MB in $work/t1..."
 python3 - "$work/t1" "$FILES" "$MEGABYTES" <<'EOF'

@@ -8,18 +8,7 @@
 #      hand, each time in a fresh empty store (unshare + tmpfs on /nix).
 #
 #   bench/run.sh            (as root: namespaces)
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-for tool in hyperfine nix-build unshare; do
-    command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 2; }
-done
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-envtwin="$here/target/release/envtwin"
-work=$(mktemp -d "${TMPDIR:-/tmp}/envtwin-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
-echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-
-mean() { python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["mean"])' "$1"; }
+. "$(dirname "$0")/common.sh" hyperfine nix-build unshare
 
 cat > "$work/trivial.yaml" <<'YAML'
 name: trivial
@@ -56,7 +45,7 @@ for c in "${cases[@]}"; do
     file=${c%%|*}; cmd=${c#*|}
     NIX_CONFIG="$nixconf" NIX_PATH="nixpkgs=$here/scenarios/nix/mini-nixpkgs" NIX_BUILD_SHELL="$work/shell/bash" \
         hyperfine -N --warmup 1 --runs 5 \
-        --export-json "$work/e.json" "$envtwin run $here/scenarios/nix/$file" \
+        --export-json "$work/e.json" "$envtwin run --no-explain $here/scenarios/nix/$file" \
         >/dev/null
     NIX_CONFIG="$nixconf" NIX_PATH="nixpkgs=$here/scenarios/nix/mini-nixpkgs" NIX_BUILD_SHELL="$work/shell/bash" \
         hyperfine --warmup 1 --runs 5 \
@@ -64,4 +53,4 @@ for c in "${cases[@]}"; do
     e=$(mean "$work/e.json"); h=$(mean "$work/h.json")
     printf '%-24s %9ss %13ss %7.2f\n' "$file" "$e" "$h" "$(python3 -c "print($e/$h)")"
 done
-echo "(envtwin also runs the probes and hashes both stores; the by-hand runs do neither)"
+echo "(envtwin also runs the probes and hashes both stores, the by-hand runs do neither; --no-explain: the culprit search of a differing build is extra work, measured by bench/culprits.sh)"
