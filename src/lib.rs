@@ -41,7 +41,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Probe { request } => Ok(probe::main(&request)),
         Command::Completions { shell } => Ok(completions(shell)),
     };
-    sandbox::cleanup::park_if_interrupted();
+    sandbox::lifetime::park_if_interrupted();
     match result {
         Ok(code) => code,
         Err(Error::Invalid(diags)) => {
@@ -130,7 +130,10 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
         })?),
         None => None,
     };
-    sandbox::cleanup::install_handler();
+    sandbox::lifetime::install_handler();
+    let workdir = args.workdir.clone().unwrap_or_else(twin::default_workdir);
+    check_workdir(&workdir)?;
+    let run_dir = sandbox::lifetime::RunDir::create(&workdir).map_err(Error::Harness)?;
     let jobs = args
         .jobs
         .map(|j| j as usize)
@@ -144,7 +147,8 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
         keep: args.keep,
         // In CI a missing provider must not pass silently as "skipped".
         require_providers: args.require_providers || std::env::var("CI").as_deref() == Ok("true"),
-        workdir: args.workdir.clone().unwrap_or_else(twin::default_workdir),
+        workdir: workdir.clone(),
+        run_dir: run_dir.path().to_path_buf(),
         want_manifest: snapshots.is_some(),
         explain: !args.no_explain,
     };
@@ -177,6 +181,26 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
         })?;
     }
     Ok(report.exit_code())
+}
+
+/// The workdir must not lie where builds can see: in a host path every
+/// sandbox shows (the twins would see each other's trees).
+fn check_workdir(workdir: &std::path::Path) -> Result<(), Error> {
+    let abs = std::path::absolute(workdir).unwrap_or_else(|_| workdir.to_path_buf());
+    if let Some(root) = sandbox::plan::host_visible(&abs) {
+        return Err(Error::Usage(format!(
+            "--workdir {}: it lies in {root}, which every build sees read-only, so the twins \
+             could read each other's trees; choose a directory outside /usr, /bin, /sbin, /lib*, /opt and /etc",
+            workdir.display()
+        )));
+    }
+    if !abs.is_dir() {
+        return Err(Error::Usage(format!(
+            "--workdir {}: not a directory; create it or choose another",
+            workdir.display()
+        )));
+    }
+    Ok(())
 }
 
 fn one_scenario(

@@ -3,7 +3,7 @@
 
 use crate::probe::Probes;
 use crate::provider;
-use crate::sandbox::{self, cleanup, plan, variation::Variation};
+use crate::sandbox::{self, lifetime, plan, variation::Variation};
 use crate::scenario::Scenario;
 use crate::tree::{self, Difference, TreeHash};
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,8 +71,11 @@ pub struct TwinOptions {
     pub keep: bool,
     /// A scenario whose provider is not installed fails instead of skipping.
     pub require_providers: bool,
-    /// Where the builds' trees are created.
+    /// The workdir the user chose (or the default): kept trees go here.
     pub workdir: PathBuf,
+    /// This run's own locked directory in the workdir (`lifetime::RunDir`),
+    /// where the builds' trees are created.
+    pub run_dir: PathBuf,
     /// Record build A's per-file manifest (for snapshots).
     pub want_manifest: bool,
     /// Search the culprit variations when the builds differ.
@@ -113,17 +116,40 @@ pub fn build(
     opts: &TwinOptions,
 ) -> Result<TwinOutcome, String> {
     let dir = tempfile::Builder::new()
-        .prefix(&format!("envtwin-{}-", s.name))
-        .tempdir_in(&opts.workdir)
-        .map_err(|e| format!("cannot create a temp dir: {e}"))?;
-    cleanup::register_tree(dir.path().to_path_buf());
-    let result = build_in(s, command, opts, dir.path().to_path_buf());
-    cleanup::unregister_tree(dir.path());
+        .prefix(&format!("{}-", s.name))
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir_in(&opts.run_dir)
+        .map_err(|e| format!("cannot create a temp dir in {}: {e}", opts.run_dir.display()))?
+        .keep();
+    lifetime::register_tree(dir.clone());
+    let result = build_in(s, command, opts, dir.clone());
+    lifetime::unregister_tree(&dir);
+    let kept = match (&result, opts.keep) {
+        (Ok(_), true) => Some(keep(&dir, &opts.workdir, &s.name)?),
+        _ => {
+            let _ = lifetime::remove_tree(&dir);
+            None
+        }
+    };
     let mut outcome = result?;
-    if opts.keep {
-        outcome.kept = Some(dir.keep());
-    }
+    outcome.kept = kept;
     Ok(outcome)
+}
+
+/// Move a tree out of the run dir, which goes when the run ends, to a
+/// `envtwin-kept-*` dir beside it, which stays (and no sweep removes).
+fn keep(dir: &std::path::Path, workdir: &std::path::Path, name: &str) -> Result<PathBuf, String> {
+    let to = tempfile::Builder::new()
+        .prefix(&format!("{}{name}-", lifetime::KEPT_PREFIX))
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir_in(workdir)
+        .map_err(|e| format!("cannot keep the trees in {}: {e}", workdir.display()))?
+        .keep();
+    // Renamed over the empty placeholder: same filesystem, one step.
+    std::fs::rename(dir, &to).map_err(|e| {
+        format!("cannot keep the trees: moving {} to {}: {e}", dir.display(), to.display())
+    })?;
+    Ok(to)
 }
 
 fn build_in(
@@ -137,6 +163,7 @@ fn build_in(
         src: &s.dir,
         network: s.network,
         source_date_epoch: s.source_date_epoch,
+        host_paths: &s.host_paths,
         command,
     };
     let p = plan::plan(

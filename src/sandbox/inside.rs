@@ -1,10 +1,19 @@
-//! The sandbox process (`envtwin __sandbox SPEC`): enter namespaces, become
-//! pid 1 of a new pid namespace, build, probe, report.
+//! The sandbox process (`envtwin __sandbox SPEC`): the ordered set-up of one
+//! build's boundary, then build, probe, report.
+//!
+//! In order: a user namespace with one id mapped to the invoker (`ids`) and,
+//! owned by it, new mount, pid, uts, ipc, cgroup and (unless `network: true`)
+//! net namespaces; no further user namespaces; `no_new_privs`; then, as pid 1
+//! of the new pid namespace, the filesystem view (`mounts`), host and domain
+//! name, loopback. Each build or probe process then drops every capability
+//! before it runs (`become_build`).
 //!
 //! This runs in a fresh single-threaded process, so fork/exec here is safe.
-//! When pid 1 exits, the kernel kills everything the build left running.
+//! When pid 1 exits, the kernel kills everything the build left running; pid
+//! 1 dies with this process, and this process with envtwin (PDEATHSIG).
 
-use super::{PROBE_EXE, SandboxResult, SandboxSpec, mounts};
+use super::ids::{IdMap, userns_unavailable_hint};
+use super::{PROBE_EXE, SandboxResult, SandboxSpec, lifetime, mounts};
 use crate::probe::{self, Captured};
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -45,27 +54,18 @@ pub fn main(spec_path: &Path) -> i32 {
         let _ = f.write_all(&serde_json::to_vec(&r).unwrap_or_default());
         3
     };
-    if !nix::unistd::geteuid().is_root() {
-        return fail(&mut result_file, super::NEEDS_ROOT.into());
-    }
-    let mut flags = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC;
-    if !spec.network {
-        flags |= CloneFlags::CLONE_NEWNET;
-    }
-    if let Err(e) = unshare(flags) {
-        return fail(&mut result_file, format!("unshare: {e}"));
+    if let Err(e) = enter_namespaces(&spec) {
+        return fail(&mut result_file, e);
     }
     // SAFETY: this process is single-threaded (a fresh exec of envtwin).
     match unsafe { fork() } {
         Err(e) => fail(&mut result_file, format!("fork: {e}")),
         Ok(ForkResult::Child) => {
-            // If our parent dies (timeout kill, Ctrl-C), take the whole
-            // namespace down with us.
-            // SAFETY: plain prctl with constant arguments.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            // If our parent dies (timeout kill, Ctrl-C, SIGKILL of envtwin),
+            // take the whole pid namespace down with us.
+            if lifetime::die_with_parent(None).is_err() {
+                std::process::exit(3);
+            }
             let code = pid1(&spec, &mut result_file);
             std::process::exit(code)
         }
@@ -74,6 +74,40 @@ pub fn main(spec_path: &Path) -> i32 {
             _ => 3,
         },
     }
+}
+
+/// Steps 1-3: the user namespace with the build's one mapped id, and the
+/// other namespaces owned by it; no nested user namespaces; no_new_privs.
+fn enter_namespaces(spec: &SandboxSpec) -> Result<(), String> {
+    let ids = IdMap::to_invoker(spec.uid, spec.gid);
+    let mut flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWCGROUP;
+    if !spec.network {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    unshare(flags).map_err(userns_unavailable_hint)?;
+    ids.apply()?;
+    deny_nested_user_namespaces()?;
+    // SAFETY: plain prctl with constant arguments.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(format!(
+            "no_new_privs: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// Set this user namespace's limit of nested user namespaces to 0. Inside
+/// one of its own, a build would hold every capability again and could try
+/// mounts (cgroupfs, a remount of what is locked) that nothing else stops.
+fn deny_nested_user_namespaces() -> Result<(), String> {
+    std::fs::write("/proc/sys/user/max_user_namespaces", "0")
+        .map_err(|e| format!("limiting nested user namespaces: {e}"))
 }
 
 fn pid1(spec: &SandboxSpec, result_file: &mut File) -> i32 {
@@ -216,8 +250,10 @@ fn kill_the_rest() {
     }
 }
 
-/// Start disorderfs (as root, in the foreground as our child) serving the
-/// plain `$src` view shuffled at `$src`, and wait until it is mounted.
+/// Start disorderfs (in the foreground, as our child, with the build's uid:
+/// the build is then the mount's owner and may use it without
+/// `allow_other`) serving the plain `$src` view shuffled at `$src`, and wait
+/// until it is mounted.
 fn start_disorderfs(log: RawFd) -> Result<(), String> {
     let argv: Vec<String> = [
         super::DISORDERFS,
@@ -225,9 +261,6 @@ fn start_disorderfs(log: RawFd) -> Result<(), String> {
         "-q",
         "--shuffle-dirents=yes",
         "--reverse-dirents=no",
-        "--multi-user=yes",
-        "-o",
-        "allow_other",
         super::SRC_PLAIN,
         super::SRC_MOUNT,
     ]
@@ -330,9 +363,11 @@ fn child_exec(
         libc::dup2(stdout, 1);
         libc::dup2(stderr, 2);
     }
-    if let Some(spec) = build
-        && let Err(e) = become_build(spec)
-    {
+    let prepared = match build {
+        Some(spec) => become_build(spec),
+        None => keep_mount_capability(),
+    };
+    if let Err(e) = prepared {
         return e;
     }
     match argv.first() {
@@ -343,8 +378,9 @@ fn child_exec(
     }
 }
 
-/// In a forked child: take the build's CPUs, ASLR setting, umask, user and
-/// working directory.
+/// In a forked child: take the build's CPUs, ASLR setting, umask and
+/// working directory, then drop every capability for good. The uid is
+/// already the build's (the one id the user namespace maps).
 fn become_build(spec: &SandboxSpec) -> Result<(), String> {
     // SAFETY: plain syscalls with stack-allocated, zeroed cpu sets.
     unsafe {
@@ -365,15 +401,52 @@ fn become_build(spec: &SandboxSpec) -> Result<(), String> {
         }
         libc::umask(spec.umask as libc::mode_t);
     }
-    if spec.uid != 0 || spec.gid != 0 {
-        nix::unistd::setgroups(&[]).map_err(|e| format!("setgroups: {e}"))?;
-        nix::unistd::setgid(nix::unistd::Gid::from_raw(spec.gid))
-            .map_err(|e| format!("setgid: {e}"))?;
-        nix::unistd::setuid(nix::unistd::Uid::from_raw(spec.uid))
-            .map_err(|e| format!("setuid: {e}"))?;
-    }
     nix::unistd::chdir(spec.build_dir.as_str())
-        .map_err(|e| format!("chdir {}: {e}", spec.build_dir))
+        .map_err(|e| format!("chdir {}: {e}", spec.build_dir))?;
+    drop_capabilities()
+}
+
+/// Drop every capability, and the ways back to them: uid 0 inside would
+/// otherwise regain the full set at each exec. Bounding set first (it
+/// needs CAP_SETPCAP), then the securebits that stop root's exec rule, then
+/// the rest.
+fn drop_capabilities() -> Result<(), String> {
+    use caps::CapSet;
+    let err = |what: &str, e: caps::errors::CapsError| format!("dropping capabilities ({what}): {e}");
+    caps::clear(None, CapSet::Ambient).map_err(|e| err("ambient", e))?;
+    caps::clear(None, CapSet::Bounding).map_err(|e| err("bounding", e))?;
+    const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
+    const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
+    const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+    const SECBIT_NO_SETUID_FIXUP_LOCKED: libc::c_ulong = 1 << 3;
+    const SECBIT_NO_CAP_AMBIENT_RAISE: libc::c_ulong = 1 << 6;
+    const SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED: libc::c_ulong = 1 << 7;
+    let bits = SECBIT_NOROOT
+        | SECBIT_NOROOT_LOCKED
+        | SECBIT_NO_SETUID_FIXUP
+        | SECBIT_NO_SETUID_FIXUP_LOCKED
+        | SECBIT_NO_CAP_AMBIENT_RAISE
+        | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    // SAFETY: plain prctl with constant arguments.
+    if unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) } != 0 {
+        return Err(format!(
+            "setting securebits: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    caps::clear(None, CapSet::Inheritable).map_err(|e| err("inheritable", e))?;
+    caps::clear(None, CapSet::Effective).map_err(|e| err("effective", e))?;
+    caps::clear(None, CapSet::Permitted).map_err(|e| err("permitted", e))
+}
+
+/// In a forked child that runs one of envtwin's own helpers (disorderfs):
+/// keep CAP_SYS_ADMIN across exec even when the build's uid is not 0, so
+/// the helper can mount in the build's namespace.
+fn keep_mount_capability() -> Result<(), String> {
+    use caps::{CapSet, Capability};
+    caps::raise(None, CapSet::Inheritable, Capability::CAP_SYS_ADMIN)
+        .and_then(|_| caps::raise(None, CapSet::Ambient, Capability::CAP_SYS_ADMIN))
+        .map_err(|e| format!("keeping CAP_SYS_ADMIN for a helper: {e}"))
 }
 
 /// argv of `/bin/sh -c SCRIPT sh ARGS...`.

@@ -1,24 +1,31 @@
 //! Linux-namespace sandboxes, one per build (SPEC §3); variations are applied here.
 //!
 //! The parent (`run`) writes a `SandboxSpec` to a file and starts
-//! `envtwin __sandbox SPEC`, a fresh single-threaded process that enters new
-//! namespaces (`inside`), so no fork happens in the multi-threaded parent.
-//! The parent only waits, enforces the timeout and reads the `SandboxResult`.
+//! `envtwin __sandbox SPEC`, a fresh single-threaded process that enters a
+//! new user namespace and the others with it (`inside`), so no fork happens
+//! in the multi-threaded parent and the same code serves root and ordinary
+//! users. The parent only waits, enforces the timeout and reads the
+//! `SandboxResult`.
+//!
+//! The boundary, in the order `inside` sets it up: `ids` (one uid mapped to
+//! the invoker), `mounts` (a minimal, read-only, locked host view and the
+//! build's private trees), then the build runs with no capability,
+//! `no_new_privs` and no way to make another user namespace. `lifetime`
+//! makes sure nothing outlives envtwin.
 
-pub mod cleanup;
+pub mod ids;
 pub mod inside;
+pub mod lifetime;
 mod mounts;
 pub mod plan;
 pub mod variation;
 
 use crate::probe::{ProbeRequest, Probes};
 use serde::{Deserialize, Serialize};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Why a build cannot run as a non-root user.
-pub const NEEDS_ROOT: &str = "envtwin's sandbox needs root (it creates mount, pid, net, uts and ipc namespaces); run it as root, e.g. in a CI container";
 
 /// Sandboxes running right now (for the progress display).
 pub static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -57,9 +64,16 @@ pub struct SandboxSpec {
     pub out_storage_at: Option<String>,
     pub hostname: String,
     pub domainname: String,
+    /// The build's uid/gid inside its user namespace (mapped to the invoker).
     pub uid: u32,
     pub gid: u32,
     pub umask: u32,
+    /// `HOME` inside: an empty, writable directory of the build's own.
+    pub home: String,
+    /// What of the host the build sees.
+    pub host: plan::HostView,
+    /// Extra host paths visible read-only at the same path (`host_paths`).
+    pub host_paths: Vec<PathBuf>,
     /// Restrict the build to this many CPUs; `None` = all.
     pub cpus: Option<usize>,
     /// Which allowed CPU the restricted set starts at, so that builds
@@ -85,6 +99,14 @@ impl SandboxSpec {
     }
     pub fn build_storage(&self) -> PathBuf {
         self.work.join("build")
+    }
+    /// Host directory that backs `HOME`.
+    pub fn home_storage(&self) -> PathBuf {
+        self.work.join("home")
+    }
+    /// Host directory that backs `/tmp`.
+    pub fn tmp_storage(&self) -> PathBuf {
+        self.work.join("tmp")
     }
     pub fn root_mount(&self) -> PathBuf {
         self.work.join("root")
@@ -124,25 +146,30 @@ pub struct SandboxOutcome {
 }
 
 /// Run one sandboxed build to completion (or timeout) and return its result.
-/// `work` must exist; its `out` and `build` subdirectories are created here.
+/// `work` must exist; the build's trees are created in it, mode 0700.
 pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, String> {
-    if !nix::unistd::geteuid().is_root() {
-        return Err(NEEDS_ROOT.into());
-    }
+    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::process::CommandExt;
     let start = Instant::now();
     let writable = spec.writable_mounts.iter().map(|(h, _)| h.clone());
-    let dirs: Vec<PathBuf> = [spec.out_storage(), spec.build_storage(), spec.root_mount()]
-        .into_iter()
-        .chain(writable)
-        .collect();
+    let dirs: Vec<PathBuf> = [
+        spec.out_storage(),
+        spec.build_storage(),
+        spec.home_storage(),
+        spec.tmp_storage(),
+        spec.root_mount(),
+    ]
+    .into_iter()
+    .chain(writable)
+    .collect();
     for dir in dirs {
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        // The build may run as another uid (the `user` variation): it must own
-        // the trees it writes, as it would on a real machine.
-        if dir != spec.root_mount() {
-            std::os::unix::fs::chown(&dir, Some(spec.uid), Some(spec.gid))
-                .map_err(|e| format!("chown {}: {e}", dir.display()))?;
-        }
+        // 0700: nobody else on the host may reach what a build wrote (a
+        // setuid file, a secret), even while the build runs.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let spec_json = serde_json::to_vec(spec).map_err(|e| e.to_string())?;
     std::fs::write(spec.spec_file(), spec_json)
@@ -150,42 +177,36 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
     let exe = std::env::current_exe().map_err(|e| format!("cannot find envtwin's binary: {e}"))?;
     let helper_err = spec.work.join("sandbox.err");
     let err_file = std::fs::File::create(&helper_err).map_err(|e| e.to_string())?;
-    let mut child = Command::new(exe)
+    let me = std::process::id() as libc::pid_t;
+    let mut command = Command::new(exe);
+    command
         .arg("__sandbox")
         .arg(spec.spec_file())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(err_file)
+        .stderr(err_file);
+    // SAFETY: die_with_parent only makes async-signal-safe calls.
+    unsafe {
+        command.pre_exec(move || lifetime::die_with_parent(Some(me)));
+    }
+    let mut child = command
         .spawn()
         .map_err(|e| format!("cannot start the sandbox process: {e}"))?;
     let pid = child.id();
-    cleanup::register_pid(pid);
+    lifetime::register_pid(pid);
     RUNNING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let deadline = start + timeout;
-    let mut timed_out = false;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) => {}
-            Err(e) => {
-                cleanup::unregister_pid(pid);
-                RUNNING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                return Err(format!("waiting for the sandbox: {e}"));
-            }
-        }
-        if Instant::now() >= deadline {
-            // Killing the helper kills pid 1 of the sandbox (PDEATHSIG), and
-            // with it every process of the build's pid namespace.
-            timed_out = true;
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    cleanup::unregister_pid(pid);
+    let finished = wait_until(pid, start + timeout);
+    let timed_out = !finished;
+    if timed_out {
+        // Killing the helper kills pid 1 of the sandbox (PDEATHSIG), and
+        // with it every process of the build's pid namespace.
+        let _ = child.kill();
+    }
+    let status = child.wait();
+    lifetime::unregister_pid(pid);
     RUNNING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    cleanup::park_if_interrupted();
+    lifetime::park_if_interrupted();
+    let status = status.map_err(|e| format!("waiting for the sandbox: {e}"))?;
     let duration = start.elapsed();
     let log_tail = tail(&spec.log_file(), 20);
     if timed_out {
@@ -202,8 +223,7 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
         _ => {
             let err = std::fs::read_to_string(&helper_err).unwrap_or_default();
             return Err(format!(
-                "the sandbox process ended ({}) without a result: {}",
-                status.map(|s| s.to_string()).unwrap_or_default(),
+                "the sandbox process ended ({status}) without a result: {}",
                 err.trim()
             ));
         }
@@ -217,6 +237,56 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
         duration,
         log_tail,
     })
+}
+
+/// Wait for process `pid` to exit, up to `deadline`, without polling: a
+/// pidfd becomes readable when the process ends. `true` if it ended.
+fn wait_until(pid: u32, deadline: Instant) -> bool {
+    // SAFETY: pidfd_open on our own child; the fd is owned below.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return wait_by_polling(pid, deadline);
+    }
+    // SAFETY: a fresh fd from pidfd_open.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if rc > 0 {
+            return true;
+        }
+        if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return wait_by_polling(pid, deadline);
+        }
+    }
+}
+
+/// Kernels before 5.3 have no pidfd: check every 5 ms instead.
+fn wait_by_polling(pid: u32, deadline: Instant) -> bool {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitid};
+    let pid = nix::unistd::Pid::from_raw(pid as i32);
+    loop {
+        // WNOWAIT: leave the zombie for `Child::wait` to reap.
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        match waitid(nix::sys::wait::Id::Pid(pid), flags) {
+            Ok(WaitStatus::StillAlive) => {}
+            _ => return true,
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The last `lines` lines of a file, lossily decoded, from its last 4 KiB

@@ -1,8 +1,15 @@
-//! The sandbox's filesystem view: host root read-only, private /tmp, /dev,
-//! /proc, and the writable trees envtwin made, then `pivot_root` into it.
+//! The sandbox's filesystem view (SPEC §3), built in the build's own mount
+//! namespace and user namespace, then entered with `pivot_root`.
 //!
-//! Runs as pid 1 of the new namespaces, after `unshare(CLONE_NEWNS)`.
+//! A fresh tmpfs root holds only: the host's `/usr`, `/bin`, `/sbin`, `/lib*`
+//! and `/opt` read-only; an `/etc` without secrets and with the build's own
+//! `passwd`/`group`; a private `/proc` (its kernel knobs read-only) and
+//! `/dev`; the build's private trees (`/tmp`, `HOME`, `$out`, the build
+//! directory) `nosuid,nodev`; `$src` and `host_paths` read-only. Every
+//! read-only mount is locked for the build: it holds no capability and cannot
+//! make a user namespace in which to remount it.
 
+use super::plan::HostEntry;
 use super::{SRC_MOUNT, SRC_PLAIN, SandboxSpec};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use std::ffi::CString;
@@ -15,8 +22,13 @@ fn ctx<T, E: std::fmt::Display>(r: Result<T, E>, what: impl FnOnce() -> String) 
     r.map_err(|e| format!("{}: {e}", what()))
 }
 
-/// Host top-level entries the sandbox replaces with its own.
-const REPLACED: &[&str] = &["proc", "dev", "tmp"];
+/// `/proc` entries that write to the whole machine (sysctls, SysRq, IRQ
+/// affinity, bus settings): a build whose uid is the host's root would pass
+/// their owner check, so they are read-only (as bubblewrap does).
+const PROC_READONLY: &[&str] = &["sys", "sysrq-trigger", "irq", "bus", "fs"];
+
+const RO: u64 = ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV;
+const PRIVATE_TREE: u64 = ATTR_NOSUID | ATTR_NODEV;
 
 /// Build the root under `spec.root_mount()` and pivot into it.
 pub fn setup_root(spec: &SandboxSpec) -> R<()> {
@@ -34,81 +46,12 @@ pub fn setup_root(spec: &SandboxSpec) -> R<()> {
     let root = spec.root_mount();
     tmpfs(&root, "mode=0755")?;
     let mut skeletons = vec![root.clone()];
-    mirror_dir(Path::new("/"), &root, REPLACED)?;
-
-    let proc_dir = root.join("proc");
-    mkdir(&proc_dir)?;
-    ctx(
-        mount(
-            Some("proc"),
-            &proc_dir,
-            Some("proc"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None::<&str>,
-        ),
-        || "mounting /proc".into(),
-    )?;
+    host_roots(&root, spec)?;
+    etc(&root, spec)?;
+    proc(&root)?;
     setup_dev(&root.join("dev"))?;
     skeletons.push(root.join("dev"));
-    let tmp = root.join("tmp");
-    mkdir(&tmp)?;
-    tmpfs(&tmp, "mode=1777")?;
-
-    let out_at = spec.out_storage_at.as_deref().unwrap_or(&spec.out);
-    let mut targets: Vec<&str> = vec![out_at, &spec.build_dir, SRC_MOUNT];
-    if spec.shuffle_src {
-        targets.push(SRC_PLAIN);
-    }
-    if spec.out_storage_at.is_some()
-        && let Some(parent) = Path::new(&spec.out).parent().and_then(|p| p.to_str())
-    {
-        targets.push(parent);
-    }
-    targets.extend(spec.empty_dirs.iter().map(String::as_str));
-    targets.extend(spec.writable_mounts.iter().map(|(_, t)| t.as_str()));
-    for t in &targets {
-        ensure_dir(&root, t, &mut skeletons)?;
-    }
-    for (_, target) in &spec.readonly_binds {
-        if let Some(parent) = Path::new(target).parent().and_then(|p| p.to_str()) {
-            ensure_dir(&root, parent, &mut skeletons)?;
-        }
-    }
-    if let Some(at) = &spec.out_storage_at {
-        let link = inside(&root, &spec.out);
-        let target = format!("{at}/result");
-        ctx(std::os::unix::fs::symlink(&target, &link), || {
-            format!("symlink {}", spec.out)
-        })?;
-    }
-    bind(&spec.out_storage(), &inside(&root, out_at), false)?;
-    bind(
-        &spec.build_storage(),
-        &inside(&root, &spec.build_dir),
-        false,
-    )?;
-    // With fileordering, disorderfs (started after the pivot) mounts its
-    // shuffled view on SRC_MOUNT; here only the plain view it reads from.
-    let src_at = if spec.shuffle_src {
-        SRC_PLAIN
-    } else {
-        SRC_MOUNT
-    };
-    bind(&spec.src, &inside(&root, src_at), true)?;
-    for (host, target) in &spec.writable_mounts {
-        bind(host, &inside(&root, target), false)?;
-    }
-    for (host, target) in &spec.readonly_binds {
-        let at = inside(&root, target);
-        if host.is_dir() {
-            mkdir(&at)?;
-        } else if std::fs::symlink_metadata(&at).is_err() {
-            ctx(std::fs::File::create(&at), || {
-                format!("creating {}", at.display())
-            })?;
-        }
-        bind(host, &at, true)?;
-    }
+    private_trees(&root, spec, &mut skeletons)?;
     // Seal the skeletons last: every mount point now exists.
     for s in skeletons.iter().rev() {
         ctx(
@@ -133,18 +76,172 @@ pub fn setup_root(spec: &SandboxSpec) -> R<()> {
     Ok(())
 }
 
-/// Remount `$out` read-only so probes cannot change what gets hashed.
-pub fn seal_out(out: &str) -> R<()> {
+/// `/usr`, `/lib*`, `/opt`, ... read-only; merged-/usr symlinks as symlinks.
+fn host_roots(root: &Path, spec: &SandboxSpec) -> R<()> {
+    for entry in &spec.host.roots {
+        match entry {
+            HostEntry::Symlink(at, target) => {
+                let link = inside(root, &at.display().to_string());
+                ctx(std::os::unix::fs::symlink(target, &link), || {
+                    format!("symlink {}", at.display())
+                })?;
+            }
+            HostEntry::Dir(dir) => {
+                let to = inside(root, &dir.display().to_string());
+                mkdir(&to)?;
+                bind(dir, &to, RO)?;
+            }
+        }
+    }
+    // Tools that keep scratch in /var/tmp find the build's /tmp there.
+    mkdir(&root.join("var"))?;
+    ctx(std::os::unix::fs::symlink("../tmp", root.join("var/tmp")), || {
+        "symlink /var/tmp".into()
+    })
+}
+
+/// The host's `/etc` read-only, with its secrets hidden behind empty files
+/// and directories, and `passwd`/`group` naming the build's own user.
+fn etc(root: &Path, spec: &SandboxSpec) -> R<()> {
+    let to = root.join("etc");
+    mkdir(&to)?;
+    bind(Path::new("/etc"), &to, RO)?;
+    // The sources of the binds below stay in the root tmpfs (read-only in
+    // the end): a tmpfs with unlinked files in use cannot be made read-only.
+    let staging = root.join("envtwin/.etc");
+    ctx(std::fs::create_dir_all(&staging), || "mkdir /envtwin/.etc".into())?;
+    let empty_file = staging.join("empty");
+    let empty_dir = staging.join("empty.d");
+    ctx(std::fs::write(&empty_file, ""), || "creating an empty file".into())?;
+    mkdir(&empty_dir)?;
+    for (hidden, is_dir) in &spec.host.etc_hidden {
+        let at = inside(root, &hidden.display().to_string());
+        let from = if *is_dir { &empty_dir } else { &empty_file };
+        bind(from, &at, RO)?;
+    }
+    let (passwd, group) = super::plan::passwd_group(spec.uid, spec.gid, &spec.home);
+    for (name, text) in [("passwd", passwd), ("group", group)] {
+        let staged = staging.join(name);
+        ctx(std::fs::write(&staged, text), || format!("writing {name}"))?;
+        bind(&staged, &to.join(name), RO)?;
+    }
+    for target in &spec.host.etc_link_targets {
+        let at = inside(root, &target.display().to_string());
+        if let Some(parent) = at.parent() {
+            ctx(std::fs::create_dir_all(parent), || {
+                format!("mkdir {}", parent.display())
+            })?;
+        }
+        ctx(std::fs::write(&at, ""), || format!("creating {}", at.display()))?;
+        bind(target, &at, RO)?;
+    }
+    Ok(())
+}
+
+/// The build's own `/proc` (its pid namespace), machine-wide knobs read-only.
+fn proc(root: &Path) -> R<()> {
+    let proc_dir = root.join("proc");
+    mkdir(&proc_dir)?;
     ctx(
         mount(
-            None::<&str>,
-            out,
-            None::<&str>,
-            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+            Some("proc"),
+            &proc_dir,
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
             None::<&str>,
         ),
-        || format!("remounting {out} read-only"),
-    )
+        || {
+            "mounting /proc (in a container whose /proc has masked paths, run it with \
+             `--security-opt systempaths=unconfined` or give it an unmasked /proc)"
+                .into()
+        },
+    )?;
+    for name in PROC_READONLY {
+        let p = proc_dir.join(name);
+        if p.exists() {
+            bind(&p, &p, RO | ATTR_NOEXEC)?;
+        }
+    }
+    Ok(())
+}
+
+/// `/tmp`, `HOME`, `$out`, the build directory and the provider's writable
+/// mounts (`nosuid,nodev`), then `$src`, the provider's read-only binds and
+/// `host_paths` (read-only).
+fn private_trees(root: &Path, spec: &SandboxSpec, skeletons: &mut Vec<PathBuf>) -> R<()> {
+    let out_at = spec.out_storage_at.as_deref().unwrap_or(&spec.out);
+    let mut targets: Vec<&str> = vec!["/tmp", &spec.home, out_at, &spec.build_dir, SRC_MOUNT];
+    if spec.shuffle_src {
+        targets.push(SRC_PLAIN);
+    }
+    if spec.out_storage_at.is_some()
+        && let Some(parent) = Path::new(&spec.out).parent().and_then(|p| p.to_str())
+    {
+        targets.push(parent);
+    }
+    targets.extend(spec.empty_dirs.iter().map(String::as_str));
+    targets.extend(spec.writable_mounts.iter().map(|(_, t)| t.as_str()));
+    for t in &targets {
+        ensure_dir(root, t, skeletons)?;
+    }
+    let extra_ro = spec
+        .readonly_binds
+        .iter()
+        .map(|(_, t)| t.clone())
+        .chain(spec.host_paths.iter().map(|h| h.display().to_string()));
+    for target in extra_ro {
+        if let Some(parent) = Path::new(&target).parent().and_then(|p| p.to_str()) {
+            ensure_dir(root, parent, skeletons)?;
+        }
+    }
+    if let Some(at) = &spec.out_storage_at {
+        let link = inside(root, &spec.out);
+        let target = format!("{at}/result");
+        ctx(std::os::unix::fs::symlink(&target, &link), || {
+            format!("symlink {}", spec.out)
+        })?;
+    }
+    bind(&spec.tmp_storage(), &inside(root, "/tmp"), PRIVATE_TREE)?;
+    bind(&spec.home_storage(), &inside(root, &spec.home), PRIVATE_TREE)?;
+    bind(&spec.out_storage(), &inside(root, out_at), PRIVATE_TREE)?;
+    bind(
+        &spec.build_storage(),
+        &inside(root, &spec.build_dir),
+        PRIVATE_TREE,
+    )?;
+    // With fileordering, disorderfs (started after the pivot) mounts its
+    // shuffled view on SRC_MOUNT; here only the plain view it reads from.
+    let src_at = if spec.shuffle_src {
+        SRC_PLAIN
+    } else {
+        SRC_MOUNT
+    };
+    bind(&spec.src, &inside(root, src_at), RO)?;
+    for (host, target) in &spec.writable_mounts {
+        bind(host, &inside(root, target), PRIVATE_TREE)?;
+    }
+    let ro_binds = spec.readonly_binds.iter().cloned().chain(
+        spec.host_paths
+            .iter()
+            .map(|h| (h.clone(), h.display().to_string())),
+    );
+    for (host, target) in ro_binds {
+        let at = inside(root, &target);
+        if host.is_dir() {
+            mkdir(&at)?;
+        } else if std::fs::symlink_metadata(&at).is_err() {
+            ctx(std::fs::File::create(&at), || {
+                format!("creating {}", at.display())
+            })?;
+        }
+        bind(&host, &at, RO)?;
+    }
+    Ok(())
+}
+
+/// Remount `$out` read-only so probes cannot change what gets hashed.
+pub fn seal_out(out: &str) -> R<()> {
+    set_attrs(Path::new(out), RO)
 }
 
 fn inside(root: &Path, path: &str) -> PathBuf {
@@ -174,15 +271,12 @@ fn tmpfs(at: &Path, opts: &str) -> R<()> {
 
 /// Recreate every entry of host directory `host` under `dst` (a writable
 /// tmpfs): directories and files as read-only binds, symlinks as symlinks.
-fn mirror_dir(host: &Path, dst: &Path, skip: &[&str]) -> R<()> {
+fn mirror_dir(host: &Path, dst: &Path) -> R<()> {
     let rd = ctx(std::fs::read_dir(host), || {
         format!("reading {}", host.display())
     })?;
     for entry in rd.flatten() {
         let name = entry.file_name();
-        if host == Path::new("/") && skip.iter().any(|s| name.as_bytes() == s.as_bytes()) {
-            continue;
-        }
         let src = entry.path();
         let to = dst.join(&name);
         let Ok(meta) = std::fs::symlink_metadata(&src) else {
@@ -198,12 +292,12 @@ fn mirror_dir(host: &Path, dst: &Path, skip: &[&str]) -> R<()> {
             })?;
         } else if ft.is_dir() {
             mkdir(&to)?;
-            bind(&src, &to, true)?;
+            bind(&src, &to, RO)?;
         } else {
             ctx(std::fs::File::create(&to), || {
                 format!("creating {}", to.display())
             })?;
-            bind(&src, &to, true)?;
+            bind(&src, &to, RO)?;
         }
     }
     Ok(())
@@ -231,8 +325,19 @@ fn ensure_dir(root: &Path, path: &str, skeletons: &mut Vec<PathBuf>) -> R<()> {
             Err(_) => {}
         }
         if std::fs::create_dir(&here).is_err() {
+            // Only the read-only host roots can be mirrored: a skeleton of
+            // /etc would show the secrets its own binds hide.
+            if ["/etc", "/proc", "/dev"]
+                .iter()
+                .any(|p| parent_host.starts_with(p))
+            {
+                return Err(format!(
+                    "{path}: a build's trees cannot be made under {}",
+                    parent_host.display()
+                ));
+            }
             tmpfs(&parent, "mode=0755")?;
-            mirror_dir(&parent_host, &parent, &[])?;
+            mirror_dir(&parent_host, &parent)?;
             skeletons.push(parent);
             mkdir(&here)?;
         }
@@ -240,7 +345,8 @@ fn ensure_dir(root: &Path, path: &str, skeletons: &mut Vec<PathBuf>) -> R<()> {
     Ok(())
 }
 
-fn bind(src: &Path, dst: &Path, readonly: bool) -> R<()> {
+/// Bind `src` on `dst` (recursively), then set `attrs` on every mount of it.
+fn bind(src: &Path, dst: &Path, attrs: u64) -> R<()> {
     ctx(
         mount(
             Some(src),
@@ -251,15 +357,21 @@ fn bind(src: &Path, dst: &Path, readonly: bool) -> R<()> {
         ),
         || format!("bind-mounting {} on {}", src.display(), dst.display()),
     )?;
-    if readonly {
-        make_readonly_recursive(dst)?;
+    if attrs != 0 {
+        set_attrs(dst, attrs)?;
     }
     Ok(())
 }
 
-/// `mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY)`: read-only for the bind
-/// and every mount under it, which a plain remount cannot do in one step.
-fn make_readonly_recursive(path: &Path) -> R<()> {
+const ATTR_RDONLY: u64 = 0x1;
+const ATTR_NOSUID: u64 = 0x2;
+const ATTR_NODEV: u64 = 0x4;
+const ATTR_NOEXEC: u64 = 0x8;
+
+/// `mount_setattr(AT_RECURSIVE)`: set `attrs` (read-only, nosuid, ...) on the
+/// mount at `path` and every mount under it, which a plain remount cannot
+/// do in one step.
+fn set_attrs(path: &Path, attrs: u64) -> R<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -267,10 +379,9 @@ fn make_readonly_recursive(path: &Path) -> R<()> {
         propagation: u64,
         userns_fd: u64,
     }
-    const MOUNT_ATTR_RDONLY: u64 = 0x1;
     const AT_RECURSIVE: libc::c_uint = 0x8000;
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
+        attr_set: attrs,
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
@@ -289,7 +400,7 @@ fn make_readonly_recursive(path: &Path) -> R<()> {
     };
     if rc != 0 {
         return Err(format!(
-            "making {} read-only: {}",
+            "setting mount flags on {}: {}",
             path.display(),
             std::io::Error::last_os_error()
         ));

@@ -74,7 +74,7 @@ impl Settings {
             lang: "C.UTF-8".into(),
             tz: "UTC".into(),
             env_shuffled: false,
-            home: "/homeless-shelter".into(),
+            home: "/envtwin/home".into(),
             build_dir: "/envtwin/build".into(),
             uid: 0,
             gid: 0,
@@ -96,7 +96,7 @@ impl Settings {
             Variation::Locale => self.lang = "fr_CH.UTF-8".into(),
             Variation::Timezone => self.tz = "GMT-14".into(),
             Variation::EnvOrder => self.env_shuffled = true,
-            Variation::Home => self.home = "/nonexistent/envtwin-home-b".into(),
+            Variation::Home => self.home = "/envtwin/home-b-variant".into(),
             Variation::BuildPath => self.build_dir = "/envtwin/build-b-variant-path".into(),
             Variation::User => {
                 self.uid = 1000;
@@ -166,17 +166,11 @@ pub fn telltales() -> Vec<(&'static str, String, String)> {
     for v in Variation::ALL {
         b.vary(v);
     }
-    // The sandbox shares the host's /etc/passwd, so `whoami` or `ls -l` in
-    // build B prints this machine's name for B's uid, or the bare number.
-    let user = |uid: u32| {
-        nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-            .ok()
-            .flatten()
-            .map_or_else(|| uid.to_string(), |u| u.name)
-    };
+    // The sandbox's own /etc/passwd names each build's user (`whoami`,
+    // `ls -l`); a tool that prints the bare number shows the uid.
     vec![
-        ("user", user(a.uid), user(b.uid)),
-        ("user", user(a.uid), b.uid.to_string()),
+        ("user", user_name(a.uid), user_name(b.uid)),
+        ("user", user_name(a.uid), b.uid.to_string()),
         ("hostname", a.hostname, b.hostname),
         (
             "umask",
@@ -191,6 +185,154 @@ pub fn telltales() -> Vec<(&'static str, String, String)> {
         ("uid", format!("uid={}", a.uid), format!("uid={}", b.uid)),
         ("gid", format!("gid={}", a.gid), format!("gid={}", b.gid)),
     ]
+}
+
+/// The name a build's uid has in the sandbox's own `/etc/passwd`: `root`
+/// for 0, and a name of its own for the `user` variation's uid, so that a
+/// build recording its user name differs between the twins as on two
+/// machines.
+pub fn user_name(uid: u32) -> String {
+    match uid {
+        0 => "root".into(),
+        _ => "envtwin-b".into(),
+    }
+}
+
+/// The sandbox's `/etc/passwd` and `/etc/group`: root, the build's user
+/// (with its HOME) and nobody, nothing of the host's users.
+pub fn passwd_group(uid: u32, gid: u32, home: &str) -> (String, String) {
+    let mut passwd = String::new();
+    let mut group = String::from("root:x:0:\n");
+    let root_home = if uid == 0 { home } else { "/nonexistent" };
+    passwd.push_str(&format!("root:x:0:0:root:{root_home}:/bin/sh\n"));
+    if uid != 0 {
+        let name = user_name(uid);
+        passwd.push_str(&format!(
+            "{name}:x:{uid}:{gid}:envtwin build user:{home}:/bin/sh\n"
+        ));
+    }
+    if gid != 0 {
+        group.push_str(&format!("{}:x:{gid}:\n", user_name(uid)));
+    }
+    passwd.push_str("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+    group.push_str("nogroup:x:65534:\n");
+    (passwd, group)
+}
+
+/// Host directories every build sees, read-only, at the same path (SPEC §3).
+pub const HOST_ROOTS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt",
+];
+
+/// What of the host a build sees: computed once per process from the host,
+/// then applied step by step inside (`mounts`). Pure data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HostView {
+    /// Top-level entries of `HOST_ROOTS` that exist: a directory is bound
+    /// read-only; a symlink (merged /usr: `/bin -> usr/bin`) is recreated.
+    pub roots: Vec<HostEntry>,
+    /// Entries under `/etc` hidden behind an empty file or directory:
+    /// everything not readable by all (shadow, gshadow, sudoers, private
+    /// keys), plus the host's own `passwd`/`group` backups. `passwd` and
+    /// `group` themselves are replaced by the build's own.
+    pub etc_hidden: Vec<(PathBuf, bool)>,
+    /// Targets of `/etc` symlinks that point into a hidden part of the host
+    /// (e.g. `resolv.conf -> /run/...`): bound read-only at their own path.
+    pub etc_link_targets: Vec<PathBuf>,
+}
+
+/// One visible top-level host entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum HostEntry {
+    Dir(PathBuf),
+    Symlink(PathBuf, PathBuf),
+}
+
+/// Whether `path` lies in (or is) a part of the host that every build sees.
+pub fn host_visible(path: &Path) -> Option<&'static str> {
+    std::iter::once("/etc")
+        .chain(HOST_ROOTS.iter().copied())
+        .find(|r| path.starts_with(r))
+}
+
+/// The host view of this machine (computed once).
+pub fn host_view() -> &'static HostView {
+    static VIEW: std::sync::OnceLock<HostView> = std::sync::OnceLock::new();
+    VIEW.get_or_init(|| compute_host_view(Path::new("/")))
+}
+
+/// The host view with `root` standing for the host's `/` (tests use a
+/// temp dir); the paths recorded are host paths (under `/`).
+pub fn compute_host_view(root: &Path) -> HostView {
+    let at = |p: &str| root.join(p.trim_start_matches('/'));
+    let mut view = HostView::default();
+    for r in HOST_ROOTS {
+        match std::fs::symlink_metadata(at(r)) {
+            Ok(m) if m.file_type().is_symlink() => {
+                if let Ok(t) = std::fs::read_link(at(r)) {
+                    view.roots.push(HostEntry::Symlink(PathBuf::from(r), t));
+                }
+            }
+            Ok(m) if m.is_dir() => view.roots.push(HostEntry::Dir(PathBuf::from(r))),
+            _ => {}
+        }
+    }
+    hidden_in(&at("/etc"), Path::new("/etc"), &mut view.etc_hidden);
+    for backup in ["passwd-", "group-"] {
+        let host = Path::new("/etc").join(backup);
+        if at(&host.display().to_string()).exists() && !view.etc_hidden.iter().any(|(p, _)| *p == host) {
+            view.etc_hidden.push((host, false));
+        }
+    }
+    view.etc_hidden.sort();
+    if let Ok(rd) = std::fs::read_dir(at("/etc")) {
+        for e in rd.flatten() {
+            let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
+            if !is_link || root != Path::new("/") {
+                continue;
+            }
+            if let Ok(target) = std::fs::canonicalize(e.path())
+                && host_visible(&target).is_none()
+                && target.is_file()
+                && world_readable(&target)
+            {
+                view.etc_link_targets.push(target);
+            }
+        }
+    }
+    view.etc_link_targets.sort();
+    view
+}
+
+fn world_readable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| {
+        let mode = m.permissions().mode();
+        mode & 0o004 != 0 && (!m.is_dir() || mode & 0o001 != 0)
+    })
+}
+
+/// Collect the entries under `dir` (host path `host`) that not everyone may
+/// read: those are the host's secrets, and a build must not see them even
+/// when envtwin runs as root.
+fn hidden_in(dir: &Path, host: &Path, out: &mut Vec<(PathBuf, bool)>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let h = host.join(e.file_name());
+        if !world_readable(&e.path()) {
+            out.push((h, meta.is_dir()));
+        } else if meta.is_dir() {
+            hidden_in(&e.path(), &h, out);
+        }
+    }
 }
 
 fn available_cpus() -> usize {
@@ -237,6 +379,8 @@ pub struct PlanInput<'a> {
     pub src: &'a Path,
     pub network: bool,
     pub source_date_epoch: i64,
+    /// Extra host paths visible read-only (`host_paths`).
+    pub host_paths: &'a [PathBuf],
     pub command: &'a BuildCommand,
 }
 
@@ -322,6 +466,9 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
         empty_dirs,
         readonly_binds: input.command.readonly_binds.clone(),
         out_storage_at: input.command.out_storage_at.clone(),
+        home: s.home.clone(),
+        host: host_view().clone(),
+        host_paths: input.host_paths.to_vec(),
         hostname: s.hostname.clone(),
         domainname: s.domainname.clone(),
         uid: s.uid,

@@ -31,6 +31,9 @@ pub struct Scenario {
     pub path: Vec<String>,
     pub timeout: Duration,
     pub network: bool,
+    /// Extra host paths visible read-only at the same path (absolute,
+    /// canonical, existing when validated).
+    pub host_paths: Vec<PathBuf>,
     pub source_date_epoch: i64,
     /// Variations for build B as the scenario asks; `None` means all supported.
     pub vary: Option<Vec<Variation>>,

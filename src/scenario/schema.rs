@@ -39,6 +39,8 @@ pub(crate) struct RawScenario {
     pub timeout: Option<u64>,
     /// `network:`, whether the sandbox gets a network.
     pub network: Option<bool>,
+    /// `host_paths:`, extra host paths visible read-only in the sandbox.
+    pub host_paths: Option<Vec<String>>,
     /// `source_date_epoch:`, exported as SOURCE_DATE_EPOCH.
     pub source_date_epoch: Option<i64>,
     /// `vary:`, variation names for build B.
@@ -908,6 +910,7 @@ mod tests {
                         "path",
                         "timeout",
                         "network",
+                        "host_paths",
                         "source_date_epoch",
                         "vary",
                         "expect",

@@ -31,7 +31,7 @@ const HOST_DIRS: &[&str] = &[
 ];
 
 /// Top-level directories the sandbox mounts itself; `out` may not live there.
-const SANDBOX_DIRS: &[&str] = &["proc", "dev", "sys", "tmp"];
+const SANDBOX_DIRS: &[&str] = &["proc", "dev", "sys", "tmp", "etc"];
 
 /// The closest of `known` to `word`, if it is close enough to be a typo.
 /// Same threshold as cargo's suggestions: a third of the word's length.
@@ -224,6 +224,7 @@ pub(crate) fn validate(
         Some(n) => n,
     };
 
+    let host_paths = check_host_paths(&mut c, raw.host_paths.unwrap_or_default());
     let vary = raw.vary.map(|names| check_vary(&mut c, &names));
     let expect = check_expect(&mut c, raw.expect.unwrap_or_default(), &out);
 
@@ -240,6 +241,7 @@ pub(crate) fn validate(
                 path,
                 timeout: Duration::from_secs(timeout),
                 network: raw.network.unwrap_or(false),
+                host_paths,
                 source_date_epoch,
                 vary,
                 expect,
@@ -341,6 +343,51 @@ fn check_out(out: &str, provider: &str) -> Result<String, String> {
         ));
     }
     Ok(format!("/{}", parts.join("/")))
+}
+
+/// `host_paths`: absolute host paths that exist, outside what the sandbox
+/// makes itself; symlinks resolved, since the bind shows the target.
+fn check_host_paths(c: &mut Checker, given: Vec<String>) -> Vec<PathBuf> {
+    let mut paths = Vec::with_capacity(given.len());
+    for (i, raw) in given.iter().enumerate() {
+        let at = with(&p(&["host_paths"]), Seg::Index(i));
+        let path = Path::new(raw);
+        let first = path
+            .components()
+            .nth(1)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
+        let problem = if !raw.starts_with('/') {
+            Some(format!(
+                "host path `{raw}` must be absolute (it appears at the same path inside), e.g. `/opt/toolchain`"
+            ))
+        } else if raw.chars().any(char::is_control) || raw.contains(':') {
+            Some(format!("host path {raw:?} must not contain `:` or control characters"))
+        } else if first.is_none() {
+            Some("host path `/` would show the whole host; list only the directories the recipe needs".to_owned())
+        } else if first.as_deref().is_some_and(|f| SANDBOX_DIRS.contains(&f) || f == "nix") {
+            Some(format!(
+                "host path `{raw}` is under `/{}`, which the sandbox makes itself; \
+                 copy what the recipe needs beside the scenario and read it from `$src`",
+                first.unwrap_or_default()
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            c.value(&at, message);
+            continue;
+        }
+        match path.canonicalize() {
+            Ok(real) => paths.push(real),
+            Err(e) => c.value(
+                &at,
+                format!(
+                    "host path `{raw}` cannot be used: {e}; list a path that exists on this machine"
+                ),
+            ),
+        }
+    }
+    paths
 }
 
 fn check_build(c: &mut Checker, provider: &str, build: Option<&str>, has_nix: bool) -> String {
