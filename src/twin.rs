@@ -119,7 +119,12 @@ pub fn build(
         .prefix(&format!("{}-", s.name))
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir_in(&opts.run_dir)
-        .map_err(|e| format!("cannot create a temp dir in {}: {e}", opts.run_dir.display()))?
+        .map_err(|e| {
+            format!(
+                "cannot create a temp dir in {}: {e}",
+                opts.run_dir.display()
+            )
+        })?
         .keep();
     lifetime::register_tree(dir.clone());
     let result = build_in(s, command, opts, dir.clone());
@@ -147,7 +152,11 @@ fn keep(dir: &std::path::Path, workdir: &std::path::Path, name: &str) -> Result<
         .keep();
     // Renamed over the empty placeholder: same filesystem, one step.
     std::fs::rename(dir, &to).map_err(|e| {
-        format!("cannot keep the trees: moving {} to {}: {e}", dir.display(), to.display())
+        format!(
+            "cannot keep the trees: moving {} to {}: {e}",
+            dir.display(),
+            to.display()
+        )
     })?;
     Ok(to)
 }

@@ -61,7 +61,11 @@ fn write_proc(path: &str, text: &str) -> Result<(), String> {
 /// Why user namespaces cannot be had here, with what to do about it, when
 /// `unshare(CLONE_NEWUSER)` failed with `err`.
 pub fn userns_unavailable_hint(err: nix::errno::Errno) -> String {
-    let knob = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_string());
+    let knob = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
     let mut why = format!("cannot create a user namespace ({err})");
     if knob("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
         why.push_str(
@@ -69,8 +73,7 @@ pub fn userns_unavailable_hint(err: nix::errno::Errno) -> String {
         );
     } else if knob("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
         why.push_str("; user.max_user_namespaces is 0: `sysctl -w user.max_user_namespaces=15000`");
-    } else if knob("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref()
-        == Some("1")
+    } else if knob("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1")
     {
         why.push_str("; AppArmor restricts unprivileged user namespaces: `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`");
     } else {

@@ -94,10 +94,7 @@ fn enter_namespaces(spec: &SandboxSpec) -> Result<(), String> {
     deny_nested_user_namespaces()?;
     // SAFETY: plain prctl with constant arguments.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err(format!(
-            "no_new_privs: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
     }
     Ok(())
 }
@@ -412,7 +409,8 @@ fn become_build(spec: &SandboxSpec) -> Result<(), String> {
 /// the rest.
 fn drop_capabilities() -> Result<(), String> {
     use caps::CapSet;
-    let err = |what: &str, e: caps::errors::CapsError| format!("dropping capabilities ({what}): {e}");
+    let err =
+        |what: &str, e: caps::errors::CapsError| format!("dropping capabilities ({what}): {e}");
     caps::clear(None, CapSet::Ambient).map_err(|e| err("ambient", e))?;
     caps::clear(None, CapSet::Bounding).map_err(|e| err("bounding", e))?;
     const SECBIT_NOROOT: libc::c_ulong = 1 << 0;

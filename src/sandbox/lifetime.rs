@@ -127,7 +127,12 @@ impl RunDir {
             .prefix(RUN_PREFIX)
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(workdir)
-            .map_err(|e| format!("cannot create a run directory in {}: {e}", workdir.display()))?
+            .map_err(|e| {
+                format!(
+                    "cannot create a run directory in {}: {e}",
+                    workdir.display()
+                )
+            })?
             .keep();
         let lock = std::fs::File::create(dir.join(LOCK))
             .map_err(|e| format!("{}: {e}", dir.join(LOCK).display()))?;

@@ -93,11 +93,7 @@ fn host_roots(root: &Path, spec: &SandboxSpec) -> R<()> {
             }
         }
     }
-    // Tools that keep scratch in /var/tmp find the build's /tmp there.
-    mkdir(&root.join("var"))?;
-    ctx(std::os::unix::fs::symlink("../tmp", root.join("var/tmp")), || {
-        "symlink /var/tmp".into()
-    })
+    Ok(())
 }
 
 /// The host's `/etc` read-only, with its secrets hidden behind empty files
@@ -109,10 +105,14 @@ fn etc(root: &Path, spec: &SandboxSpec) -> R<()> {
     // The sources of the binds below stay in the root tmpfs (read-only in
     // the end): a tmpfs with unlinked files in use cannot be made read-only.
     let staging = root.join("envtwin/.etc");
-    ctx(std::fs::create_dir_all(&staging), || "mkdir /envtwin/.etc".into())?;
+    ctx(std::fs::create_dir_all(&staging), || {
+        "mkdir /envtwin/.etc".into()
+    })?;
     let empty_file = staging.join("empty");
     let empty_dir = staging.join("empty.d");
-    ctx(std::fs::write(&empty_file, ""), || "creating an empty file".into())?;
+    ctx(std::fs::write(&empty_file, ""), || {
+        "creating an empty file".into()
+    })?;
     mkdir(&empty_dir)?;
     for (hidden, is_dir) in &spec.host.etc_hidden {
         let at = inside(root, &hidden.display().to_string());
@@ -132,7 +132,9 @@ fn etc(root: &Path, spec: &SandboxSpec) -> R<()> {
                 format!("mkdir {}", parent.display())
             })?;
         }
-        ctx(std::fs::write(&at, ""), || format!("creating {}", at.display()))?;
+        ctx(std::fs::write(&at, ""), || {
+            format!("creating {}", at.display())
+        })?;
         bind(target, &at, RO)?;
     }
     Ok(())
@@ -202,7 +204,11 @@ fn private_trees(root: &Path, spec: &SandboxSpec, skeletons: &mut Vec<PathBuf>) 
         })?;
     }
     bind(&spec.tmp_storage(), &inside(root, "/tmp"), PRIVATE_TREE)?;
-    bind(&spec.home_storage(), &inside(root, &spec.home), PRIVATE_TREE)?;
+    bind(
+        &spec.home_storage(),
+        &inside(root, &spec.home),
+        PRIVATE_TREE,
+    )?;
     bind(&spec.out_storage(), &inside(root, out_at), PRIVATE_TREE)?;
     bind(
         &spec.build_storage(),

@@ -194,7 +194,7 @@ pub fn telltales() -> Vec<(&'static str, String, String)> {
 pub fn user_name(uid: u32) -> String {
     match uid {
         0 => "root".into(),
-        _ => "envtwin-b".into(),
+        _ => "builduser".into(),
     }
 }
 
@@ -280,7 +280,9 @@ pub fn compute_host_view(root: &Path) -> HostView {
     hidden_in(&at("/etc"), Path::new("/etc"), &mut view.etc_hidden);
     for backup in ["passwd-", "group-"] {
         let host = Path::new("/etc").join(backup);
-        if at(&host.display().to_string()).exists() && !view.etc_hidden.iter().any(|(p, _)| *p == host) {
+        if at(&host.display().to_string()).exists()
+            && !view.etc_hidden.iter().any(|(p, _)| *p == host)
+        {
             view.etc_hidden.push((host, false));
         }
     }

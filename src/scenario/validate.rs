@@ -361,10 +361,15 @@ fn check_host_paths(c: &mut Checker, given: Vec<String>) -> Vec<PathBuf> {
                 "host path `{raw}` must be absolute (it appears at the same path inside), e.g. `/opt/toolchain`"
             ))
         } else if raw.chars().any(char::is_control) || raw.contains(':') {
-            Some(format!("host path {raw:?} must not contain `:` or control characters"))
+            Some(format!(
+                "host path {raw:?} must not contain `:` or control characters"
+            ))
         } else if first.is_none() {
             Some("host path `/` would show the whole host; list only the directories the recipe needs".to_owned())
-        } else if first.as_deref().is_some_and(|f| SANDBOX_DIRS.contains(&f) || f == "nix") {
+        } else if first
+            .as_deref()
+            .is_some_and(|f| SANDBOX_DIRS.contains(&f) || f == "nix")
+        {
             Some(format!(
                 "host path `{raw}` is under `/{}`, which the sandbox makes itself; \
                  copy what the recipe needs beside the scenario and read it from `$src`",

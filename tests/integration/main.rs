@@ -5,6 +5,7 @@ mod audit;
 mod bad_input;
 mod checks;
 mod ci_tools;
+mod escapes;
 mod explain;
 mod isolation;
 mod lifecycle;

@@ -42,6 +42,15 @@ impl Project {
         c
     }
 
+    /// The same as `cmd`, as a plain `std::process::Command` (to spawn).
+    pub fn std_cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("envtwin"));
+        c.current_dir(self.dir.path())
+            .env("TMPDIR", self.tmp.path())
+            .args(args);
+        c
+    }
+
     /// `envtwin run --format json ARGS`: exit code and the parsed report.
     pub fn run_json(&self, args: &[&str]) -> (i32, serde_json::Value) {
         let mut all = vec!["run", "--format", "json"];
@@ -111,4 +120,10 @@ pub fn processes_with(marker: &str) -> Vec<u32> {
         }
     }
     found
+}
+
+/// Whether the tests run as root (some checks need a second user).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
 }
