@@ -115,6 +115,24 @@ impl<'a> Loc<'a> {
         }
     }
 
+    /// Executable bit, size, and the file opened if it has data (an
+    /// empty file is never opened), guessing as [`walk::OpenGuess`] does
+    /// from the last file this thread saw.
+    fn open_guessed(&self) -> Result<(Option<File>, bool, u64), TreeError> {
+        match self.at {
+            Some((fd, name)) => GUESS.with(|g| {
+                let mut guess = walk::OpenGuess { data: g.get() };
+                let out = guess.open(fd, name, self.path);
+                g.set(guess.data);
+                out
+            }),
+            None => {
+                let open = walk::open_regular(self.path)?;
+                Ok((Some(open.file), open.executable, open.size))
+            }
+        }
+    }
+
     fn read_link(&self) -> Result<Vec<u8>, TreeError> {
         let full = self.full();
         walk::read_link_at(At {
@@ -125,6 +143,8 @@ impl<'a> Loc<'a> {
 }
 
 thread_local! {
+    /// Whether the last regular file this thread opened held data.
+    static GUESS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Two read buffers per rayon thread.
     static BUFS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
@@ -347,16 +367,7 @@ type FileDiff = (DiffKind, String, String, Option<u64>);
 
 /// How two regular files differ, if they do.
 fn files(la: Loc<'_>, lb: Loc<'_>) -> Result<Option<FileDiff>, TreeError> {
-    let ((xa, sa), (xb, sb)) = (la.stat()?, lb.stat()?);
-    // Empty files are never opened.
-    let open = |loc: Loc<'_>, size: u64| -> Result<Option<File>, TreeError> {
-        if size == 0 {
-            Ok(None)
-        } else {
-            loc.open().map(Some)
-        }
-    };
-    let (fa, fb) = (open(la, sa)?, open(lb, sb)?);
+    let ((fa, xa, sa), (fb, xb, sb)) = (la.open_guessed()?, lb.open_guessed()?);
     let first = first_difference(fa.as_ref(), fb.as_ref(), sa, sb, la, lb)?;
     let (kind, ha, hb) = match first {
         None if xa == xb => return Ok(None),

@@ -220,6 +220,7 @@ fn read_dir(job: Job) -> Result<(Record, Vec<Job>), TreeError> {
     let mut subdirs = Vec::new();
     let mut counts = Counts::default();
     let mut inline = 0usize;
+    let mut guess = walk::OpenGuess::default();
     for (i, (name, kind)) in entries.into_iter().enumerate() {
         for t in [
             &b"entry"[..],
@@ -232,21 +233,19 @@ fn read_dir(job: Job) -> Result<(Record, Vec<Job>), TreeError> {
         }
         match kind {
             Kind::Regular => {
-                let (executable, size) = walk::stat_file_at(fd, &name, &job.path)?;
+                let (file, executable, size) = guess.open(fd, &name, &job.path)?;
                 regular_head(&mut nar, executable, size);
                 counts.files += 1;
                 counts.bytes += size;
                 let fits = usize::try_from(size)
                     .is_ok_and(|s| size <= INLINE_MAX && inline + s <= RECORD_INLINE);
-                if size == 0 {
-                } else if fits {
+                if let Some(mut file) = file.filter(|_| fits) {
                     let start = nar.len();
                     nar.resize(start + size as usize, 0);
-                    let mut file = walk::open_file_at(fd, &name, &job.path)?;
                     walk::read_exact(&mut file, &mut nar[start..])
                         .map_err(|e| walk::io_err(&job.path.join(&name), e))?;
                     inline += size as usize;
-                } else {
+                } else if size > 0 {
                     holes.push((nar.len(), Hole::File { name, size }));
                 }
                 pad(&mut nar, size);

@@ -267,6 +267,56 @@ pub(crate) fn open_file_at(dir: RawFd, name: &OsStr, parent: &Path) -> Result<Fi
     Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
+/// [`open_file_at`] then `fstat`: the executable bit and size of a file
+/// expected to hold data, with one name lookup instead of two.
+pub(crate) fn open_stat_at(
+    dir: RawFd,
+    name: &OsStr,
+    parent: &Path,
+) -> Result<(File, bool, u64), TreeError> {
+    let file = open_file_at(dir, name, parent)?;
+    let meta = file.metadata().map_err(|e| io_err(&parent.join(name), e))?;
+    if !meta.file_type().is_file() {
+        return Err(changed(&parent.join(name)));
+    }
+    Ok((file, meta.mode() & OWNER_EXEC != 0, meta.len()))
+}
+
+/// Whether to open a regular file before knowing its size, guessed from
+/// its predecessor in the same directory: files beside each other tend
+/// to be alike, and an empty file is best seen by `fstatat` alone (never
+/// opened), a file with data by `openat` + `fstat` (one name lookup).
+#[derive(Default)]
+pub(crate) struct OpenGuess {
+    pub data: bool,
+}
+
+impl OpenGuess {
+    /// The file's executable bit and size, and the file opened if it has
+    /// data.
+    pub(crate) fn open(
+        &mut self,
+        dir: RawFd,
+        name: &OsStr,
+        parent: &Path,
+    ) -> Result<(Option<File>, bool, u64), TreeError> {
+        let (file, executable, size) = if self.data {
+            let (file, executable, size) = open_stat_at(dir, name, parent)?;
+            (Some(file).filter(|_| size > 0), executable, size)
+        } else {
+            let (executable, size) = stat_file_at(dir, name, parent)?;
+            let file = if size > 0 {
+                Some(open_file_at(dir, name, parent)?)
+            } else {
+                None
+            };
+            (file, executable, size)
+        };
+        self.data = size > 0;
+        Ok((file, executable, size))
+    }
+}
+
 /// A second descriptor (close-on-exec) for an open directory, to open its
 /// entries later from another thread.
 pub(crate) fn dup_dir(dir: &Dir, path: &Path) -> Result<OwnedFd, TreeError> {

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Time commands interleaved (run 1 of each, run 2 of each, ...) and print,
+per command, the median wall time in ms and the largest max RSS in MiB, as
+JSON: {"label": {"ms": 12.3, "rss_mib": 4.5, "status": 0}, ...}.
+
+    measure.py RUNS LABEL=CMD [LABEL=CMD ...]
+
+CMD is split on spaces (no quoting: the benchmark's paths have none). The
+first run of each command is a warm-up and not counted. Max RSS comes from
+wait4(2), the same figure `/usr/bin/time -v` prints.
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def run(argv):
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    ms = (time.perf_counter() - t0) * 1000
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return ms, usage.ru_maxrss / 1024, proc.returncode
+
+
+def main():
+    runs = int(sys.argv[1])
+    cmds = [arg.split("=", 1) for arg in sys.argv[2:]]
+    times = {label: [] for label, _ in cmds}
+    rss = {label: 0.0 for label, _ in cmds}
+    status = {}
+    for i in range(runs + 1):
+        for label, cmd in cmds:
+            ms, mib, code = run(cmd.split(" "))
+            status[label] = code
+            rss[label] = max(rss[label], mib)
+            if i > 0:
+                times[label].append(ms)
+    out = {
+        label: {
+            "ms": round(statistics.median(times[label]), 1),
+            "rss_mib": round(rss[label], 1),
+            "status": status[label],
+        }
+        for label, _ in cmds
+    }
+    json.dump(out, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
