@@ -219,9 +219,10 @@ fn dirs(la: Loc<'_>, lb: Loc<'_>, key: &str, depth: usize) -> Result<Vec<Found>,
     if deep {
         drop((da, db));
     }
+    // No minimum length: a directory of a few big files spreads them
+    // over the threads too, so that hashing one overlaps comparing another.
     pairs
         .par_iter()
-        .with_min_len(8)
         .try_fold(Vec::new, |mut out, (x, y)| {
             let name = x.as_ref().or(y.as_ref()).map(|e| e.0.as_os_str());
             let name = name.unwrap_or_default();
