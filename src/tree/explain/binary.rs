@@ -38,23 +38,18 @@ pub(super) fn in_memory(a: &[u8], b: &[u8]) -> BinaryDetail {
 }
 
 /// The binary explanation of two large files, read block by block up to
-/// the first difference; neither is held in memory.
-pub(super) fn streamed(a: Side<'_>, b: Side<'_>) -> std::io::Result<BinaryDetail> {
+/// the first difference (unless `known`, the caller found it already);
+/// neither is held in memory.
+pub(super) fn streamed(
+    a: Side<'_>,
+    b: Side<'_>,
+    known: Option<u64>,
+) -> std::io::Result<BinaryDetail> {
     let (size_a, size_b) = (a.len()?, b.len()?);
     let (mut ra, mut rb) = (a.open()?, b.open()?);
-    let (mut ba, mut bb) = (vec![0u8; BLOCK], vec![0u8; BLOCK]);
-    let mut offset = 0u64;
-    let first = loop {
-        let na = fill(&mut ra, &mut ba)?;
-        let nb = fill(&mut rb, &mut bb)?;
-        let n = na.min(nb);
-        if let Some(i) = ba[..n].iter().zip(&bb[..n]).position(|(x, y)| x != y) {
-            break offset + i as u64;
-        }
-        if na != nb || n == 0 {
-            break offset + n as u64;
-        }
-        offset += n as u64;
+    let first = match known {
+        Some(first) => first,
+        None => first_difference(&mut ra, &mut rb)?,
     };
     let start = window_start(first);
     let window = |r: &mut Box<dyn super::ReadSeek + '_>| -> std::io::Result<String> {
@@ -71,6 +66,24 @@ pub(super) fn streamed(a: Side<'_>, b: Side<'_>) -> std::io::Result<BinaryDetail
         hex_a: window(&mut ra)?,
         hex_b: window(&mut rb)?,
         note: None,
+    })
+}
+
+/// The offset of the first differing byte, reading both from the start.
+fn first_difference(ra: &mut impl Read, rb: &mut impl Read) -> std::io::Result<u64> {
+    let (mut ba, mut bb) = (vec![0u8; BLOCK], vec![0u8; BLOCK]);
+    let mut offset = 0u64;
+    Ok(loop {
+        let na = fill(ra, &mut ba)?;
+        let nb = fill(rb, &mut bb)?;
+        let n = na.min(nb);
+        if let Some(i) = ba[..n].iter().zip(&bb[..n]).position(|(x, y)| x != y) {
+            break offset + i as u64;
+        }
+        if na != nb || n == 0 {
+            break offset + n as u64;
+        }
+        offset += n as u64;
     })
 }
 

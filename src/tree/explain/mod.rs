@@ -165,6 +165,13 @@ pub enum MemberChange {
 /// Explain how regular files `a` and `b` differ. Never fails: what cannot
 /// be read is said in the [`Detail`].
 pub fn explain(a: &Path, b: &Path, ctx: &Context) -> Detail {
+    explain_from(a, b, ctx, None)
+}
+
+/// [`explain`], given the offset of the first differing byte when the
+/// caller already found it (the tree diff does), so that a large file is
+/// not read again up to there.
+pub fn explain_from(a: &Path, b: &Path, ctx: &Context, first: Option<u64>) -> Detail {
     let name = a
         .file_name()
         .map(|n| String::from_utf8_lossy(n.as_bytes()).into_owned())
@@ -181,7 +188,13 @@ pub fn explain(a: &Path, b: &Path, ctx: &Context) -> Detail {
             ctx.times.push(t.as_secs() as i64);
         }
     }
-    explain_sides(&name, Side::File(a), Side::File(b), &ctx, 0)
+    match try_explain(&name, Side::File(a), Side::File(b), &ctx, 0, first) {
+        Ok(d) => d,
+        Err(reason) => Detail {
+            body: Body::Unreadable { reason },
+            hints: Vec::new(),
+        },
+    }
 }
 
 /// Hints for a symlink whose target changed, if the targets show a cause.
@@ -219,22 +232,35 @@ fn hints_only(h: hints::Hints) -> Option<Detail> {
 /// in parallel. Content differences get a full explanation; symlink targets
 /// and one-sided paths get one only when a hint applies.
 pub fn explain_differences(diffs: &mut [Difference], root_a: &Path, root_b: &Path) {
+    explain_known(diffs, root_a, root_b, &[]);
+}
+
+/// [`explain_differences`], where `first[i]`, if given, is the offset of
+/// the first differing byte of `diffs[i]` (a content difference).
+pub(crate) fn explain_known(
+    diffs: &mut [Difference],
+    root_a: &Path,
+    root_b: &Path,
+    first: &[Option<u64>],
+) {
     let ctx = Context::sandbox();
     let mut content = 0;
-    let todo: Vec<&mut Difference> = diffs
+    let todo: Vec<(Option<u64>, &mut Difference)> = diffs
         .iter_mut()
-        .filter(|d| d.detail.is_none())
-        .filter(|d| {
+        .enumerate()
+        .map(|(i, d)| (first.get(i).copied().flatten(), d))
+        .filter(|(_, d)| d.detail.is_none())
+        .filter(|(_, d)| {
             // Only content costs real work (reading both files); names and
             // link targets are cheap, so only content counts to the cap.
             content += usize::from(d.kind == DiffKind::Content);
             d.kind != DiffKind::Content || content <= MAX_EXPLAINED
         })
         .collect();
-    todo.into_par_iter().for_each(|d| {
+    todo.into_par_iter().for_each(|(first, d)| {
         let (pa, pb) = (key_path(root_a, &d.path), key_path(root_b, &d.path));
         d.detail = match d.kind {
-            DiffKind::Content => Some(explain(&pa, &pb, &ctx)),
+            DiffKind::Content => Some(explain_from(&pa, &pb, &ctx, first)),
             DiffKind::SymlinkTarget => explain_symlinks(&pa, &pb, &ctx),
             DiffKind::OnlyInA => explain_name(&d.path, true, &ctx),
             DiffKind::OnlyInB => explain_name(&d.path, false, &ctx),
@@ -325,7 +351,7 @@ impl<'a> Side<'a> {
 /// The explanation of `a` vs `b`, named `name` (archive members are named
 /// `name!member`), `depth` archives deep.
 fn explain_sides(name: &str, a: Side<'_>, b: Side<'_>, ctx: &Context, depth: usize) -> Detail {
-    match try_explain(name, a, b, ctx, depth) {
+    match try_explain(name, a, b, ctx, depth, None) {
         Ok(d) => d,
         Err(reason) => Detail {
             body: Body::Unreadable { reason },
@@ -340,6 +366,7 @@ fn try_explain(
     b: Side<'_>,
     ctx: &Context,
     depth: usize,
+    first: Option<u64>,
 ) -> Result<Detail, String> {
     let (ha, hb) = (
         a.head(archive::SNIFF).map_err(|e| a.describe_err(&e))?,
@@ -360,7 +387,7 @@ fn try_explain(
         b.len().map_err(|e| b.describe_err(&e))?,
     );
     if la > TEXT_LIMIT || lb > TEXT_LIMIT {
-        let mut d = binary::streamed(a, b).map_err(|e| e.to_string())?;
+        let mut d = binary::streamed(a, b, first).map_err(|e| e.to_string())?;
         d.note = note.or_else(|| Some("too large for a line diff".into()));
         let mut h = hints::Hints::default();
         binary::hints_streamed(&d, a, b, ctx, &mut h);
@@ -411,7 +438,7 @@ fn raw_binary(a: Side<'_>, b: Side<'_>, ctx: &Context) -> Detail {
             (_, Err(e)) => Err(b.describe_err(&e)),
         }
     } else {
-        binary::streamed(a, b)
+        binary::streamed(a, b, None)
             .inspect(|d| binary::hints_streamed(d, a, b, ctx, &mut h))
             .map_err(|e| e.to_string())
     };
