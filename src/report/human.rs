@@ -264,7 +264,13 @@ fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
                     detail_lines(inner, &format!("{pad}    "), out);
                 }
             }
-            if let Some(n) = a.more {
+            for o in &a.omitted {
+                out.push(format!(
+                    "{pad}more: {} {} differences not shown",
+                    o.count, o.class
+                ));
+            }
+            if let (Some(n), true) = (a.more, a.omitted.is_empty()) {
                 out.push(format!("{pad}… {n} more member differences"));
             }
             if let Some(n) = &a.note {
@@ -438,6 +444,7 @@ mod tests {
                     archive: "zip".into(),
                     members,
                     more: Some(3),
+                    omitted: Vec::new(),
                     note: None,
                 }),
                 hints: vec!["20 member timestamps differ".into()],

@@ -7,11 +7,11 @@
 //! counts are all capped, so a bomb costs bounded time and memory.
 
 use super::hints::{Context, Hints, iso};
-use super::{ArchiveDetail, Body, Detail, MemberChange, MemberDiff, ReadSeek, Side};
+use super::{ArchiveDetail, Body, Detail, MemberChange, MemberDiff, Omitted, ReadSeek, Side};
 use sha2::{Digest, Sha256};
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek};
 
 /// Bytes read from the start of a file to recognise its format (tar's
 /// magic sits at 257).
@@ -22,8 +22,12 @@ const MAX_DECOMPRESSED: u64 = 256 << 20;
 const MAX_KEPT: u64 = 32 << 20;
 /// Members read per side.
 const MAX_MEMBERS: usize = 100_000;
-/// Member differences listed in a detail.
+/// Member differences listed in a detail, per class (see [`Class`]): a
+/// class with many entries (every timestamp) cannot crowd out another.
 const MAX_LISTED: usize = 50;
+/// Metadata differences listed in a detail: fewer, since they mostly say
+/// the same thing member after member.
+const MAX_LISTED_METADATA: usize = 20;
 /// Changed members explained in detail (each is itself capped).
 const MAX_EXPLAINED: usize = 10;
 /// Memory the xz decoder may use; a header asking for more is refused.
@@ -77,6 +81,27 @@ pub(super) fn sniff(head: &[u8]) -> Option<Format> {
     } else {
         None
     }
+}
+
+/// A zip recognised by its end-of-central-directory record, as zip readers
+/// find it: in the last 64 KiB + 22 bytes, with a comment length that ends
+/// exactly at the end of the file. This catches zips that do not start with
+/// a local header, such as Mozilla's omni.ja with its central directory
+/// first.
+pub(super) fn sniff_tail(side: Side<'_>) -> Option<Format> {
+    const EOCD: usize = 22;
+    let len = side.len().ok()?;
+    let want = len.min((EOCD + u16::MAX as usize) as u64);
+    let mut r = side.open().ok()?;
+    r.seek(std::io::SeekFrom::Start(len - want)).ok()?;
+    let mut tail = Vec::with_capacity(want as usize);
+    r.take(want).read_to_end(&mut tail).ok()?;
+    let found = (0..=tail.len().checked_sub(EOCD)?).rev().any(|p| {
+        tail[p..p + 4] == *b"PK\x05\x06"
+            && usize::from(u16::from_le_bytes([tail[p + 20], tail[p + 21]]))
+                == tail.len() - p - EOCD
+    });
+    found.then_some(Format::Zip)
 }
 
 /// POSIX (`ustar\0`) and GNU (`ustar `) tar headers carry this magic.
@@ -191,8 +216,9 @@ pub(super) fn compare(
             "every member is the same: only the {label} encoding differs (compression level or tool version, or metadata this comparison does not read)"
         ));
     }
-    let more = out.len().checked_sub(MAX_LISTED).filter(|n| *n > 0);
-    out.truncate(MAX_LISTED);
+    let (out, omitted) = rank(name, out);
+    let total: usize = omitted.iter().map(|o| o.count).sum();
+    let more = (total > 0).then_some(total);
     let note = match (la.note, lb.note) {
         (Some(x), Some(y)) if x == y => Some(format!("{x} (both sides)")),
         (Some(x), Some(y)) => Some(format!("A: {x}; B: {y}")),
@@ -205,10 +231,94 @@ pub(super) fn compare(
             archive: label,
             members: out,
             more,
+            omitted,
             note,
         }),
         hints: h.into_vec(),
     })
+}
+
+/// What a member difference is about, in the order they are listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    /// The archive as a whole: member order, a compression header.
+    Archive,
+    /// A member's content, type or link target.
+    Content,
+    /// A member present on one side only (or renamed).
+    Presence,
+    /// Times, modes, owners and other recorded metadata.
+    Metadata,
+}
+
+impl Class {
+    fn of(archive: &str, m: &MemberDiff) -> Class {
+        if m.member == archive {
+            return Class::Archive;
+        }
+        match m.kind {
+            MemberChange::Content | MemberChange::Type | MemberChange::LinkTarget => Class::Content,
+            MemberChange::OnlyInA | MemberChange::OnlyInB | MemberChange::Renamed => {
+                Class::Presence
+            }
+            MemberChange::Order | MemberChange::Encoding => Class::Archive,
+            MemberChange::Timestamp
+            | MemberChange::Permissions
+            | MemberChange::Owner
+            | MemberChange::Metadata => Class::Metadata,
+        }
+    }
+
+    fn cap(self) -> usize {
+        match self {
+            Class::Metadata => MAX_LISTED_METADATA,
+            _ => MAX_LISTED,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Class::Archive => "archive-wide",
+            Class::Content => "content",
+            Class::Presence => "added or removed",
+            Class::Metadata => "metadata",
+        }
+    }
+}
+
+/// Order `out` by class (archive-wide, content, added/removed, metadata),
+/// keeping the archive's order within a class, and cap each class; return
+/// what was left out per class.
+fn rank(name: &str, out: Vec<MemberDiff>) -> (Vec<MemberDiff>, Vec<Omitted>) {
+    let mut classed: Vec<(Class, MemberDiff)> =
+        out.into_iter().map(|m| (Class::of(name, &m), m)).collect();
+    classed.sort_by_key(|(c, _)| *c);
+    let mut kept = Vec::new();
+    let mut omitted: Vec<Omitted> = Vec::new();
+    let mut run: Option<(Class, usize)> = None;
+    for (class, m) in classed {
+        let n = match &mut run {
+            Some((c, n)) if *c == class => {
+                *n += 1;
+                *n
+            }
+            _ => {
+                run = Some((class, 1));
+                1
+            }
+        };
+        if n <= class.cap() {
+            kept.push(m);
+        } else if let Some(o) = omitted.last_mut().filter(|o| o.class == class.name()) {
+            o.count += 1;
+        } else {
+            omitted.push(Omitted {
+                class: class.name().to_string(),
+                count: 1,
+            });
+        }
+    }
+    (kept, omitted)
 }
 
 fn open<'a>(s: Side<'a>) -> Result<Box<dyn ReadSeek + 'a>, String> {
@@ -812,11 +922,63 @@ fn diff_listings(
             out.push(only(full(mb), mb, false));
         }
     }
+    pair_renames(name, la, lb, out);
     if stamps > 0 {
         h.push(format!(
             "{stamps} member timestamp{} differ: the archiver stored the files' modification times; clamp them to SOURCE_DATE_EPOCH (e.g. `touch -d @$SOURCE_DATE_EPOCH` before archiving, `tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime`)",
             if stamps == 1 { "" } else { "s" }
         ));
+    }
+}
+
+/// Pair a member only in A with one only in B holding the same bytes, as
+/// diffoscope does ("identical despite different names"): one `renamed`
+/// entry instead of a removal and an addition.
+fn pair_renames(name: &str, la: &Listing, lb: &Listing, out: &mut Vec<MemberDiff>) {
+    let by_name = |l: &Listing| -> HashMap<String, [u8; 32]> {
+        l.members
+            .iter()
+            .filter(|m| m.kind == "file")
+            .map(|m| (format!("{name}!{}", m.name), m.sha256))
+            .collect()
+    };
+    let (ha, hb) = (by_name(la), by_name(lb));
+    let mut added: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
+    for (k, m) in out.iter().enumerate() {
+        if m.kind == MemberChange::OnlyInB
+            && let Some(h) = hb.get(&m.member)
+        {
+            added.entry(*h).or_default().push(k);
+        }
+    }
+    let mut gone = Vec::new();
+    for k in 0..out.len() {
+        if out[k].kind != MemberChange::OnlyInA {
+            continue;
+        }
+        let Some(h) = ha.get(&out[k].member) else {
+            continue;
+        };
+        let Some(j) = added
+            .get_mut(h)
+            .and_then(|v| (!v.is_empty()).then(|| v.remove(0)))
+        else {
+            continue;
+        };
+        let new_name = out[j].member.clone();
+        let old_name = std::mem::take(&mut out[k].member);
+        out[k] = MemberDiff {
+            member: old_name.clone(),
+            kind: MemberChange::Renamed,
+            a: Some(old_name),
+            b: Some(new_name),
+            detail: None,
+        };
+        gone.push(j);
+    }
+    gone.sort_unstable();
+    for j in gone.into_iter().rev() {
+        out.remove(j);
     }
 }
 

@@ -108,16 +108,31 @@ pub struct BinaryDetail {
 pub struct ArchiveDetail {
     /// `zip`, `tar`, `tar.gz`, `tar.xz`, `tar.zst`, `gzip`, `xz` or `zstd`.
     pub archive: String,
-    /// What differs, at most 50 entries: archive-wide entries (order,
-    /// compression header) first, then members in A's order, then members
-    /// only in B.
+    /// What differs, by class: archive-wide entries (order, compression
+    /// header) first, then content changes, then members added, removed or
+    /// renamed, then metadata (times, modes, owners); in A's order within a
+    /// class. Each class is capped on its own (50; metadata 20), so
+    /// timestamps cannot crowd out a changed file.
     pub members: Vec<MemberDiff>,
-    /// How many further member differences were left out, if any.
+    /// How many further member differences were left out, if any (the sum
+    /// of `omitted`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub more: Option<usize>,
+    /// What was left out, per class, in listing order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub omitted: Vec<Omitted>,
     /// Limits hit while reading, e.g. `stopped after 256 MiB decompressed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// Member differences of one class left out of an [`ArchiveDetail`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Omitted {
+    /// `content`, `added or removed`, `metadata` or `archive-wide`.
+    pub class: String,
+    /// How many were left out.
+    pub count: usize,
 }
 
 /// One way an archive member (or the archive itself) differs.
@@ -156,6 +171,9 @@ pub enum MemberChange {
     Order,
     OnlyInA,
     OnlyInB,
+    /// The same member under another name: `a` and `b` are the two names
+    /// (identical content, or near-identical with its own `detail`).
+    Renamed,
     /// Other recorded metadata: compression method, gzip header name or OS.
     Metadata,
     /// Every member is the same; the bytes of the container differ.
@@ -347,7 +365,10 @@ fn try_explain(
     );
     let mut note = None;
     if depth < MAX_DEPTH
-        && let (Some(fa), Some(fb)) = (archive::sniff(&ha), archive::sniff(&hb))
+        && let (Some(fa), Some(fb)) = (
+            archive::sniff(&ha).or_else(|| archive::sniff_tail(a)),
+            archive::sniff(&hb).or_else(|| archive::sniff_tail(b)),
+        )
         && fa == fb
     {
         match archive::compare(name, fa, a, b, ctx, depth) {

@@ -705,3 +705,139 @@ proptest! {
         assert_capped(&d);
     }
 }
+
+/// `zip` rearranged as Mozilla's omni.ja is: central directory first, then
+/// the members, then the end record pointing back at offset 0.
+fn central_directory_first(zip: &[u8]) -> Vec<u8> {
+    let eocd = zip.len() - 22;
+    assert_eq!(&zip[eocd..eocd + 4], b"PK\x05\x06");
+    let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    let le16 = |b: &[u8]| u16::from_le_bytes([b[0], b[1]]) as usize;
+    let (cd_size, cd_off) = (le32(&zip[eocd + 12..]), le32(&zip[eocd + 16..]));
+    let mut cd = zip[cd_off..cd_off + cd_size].to_vec();
+    let mut p = 0;
+    while p < cd.len() {
+        let local = le32(&cd[p + 42..]) + cd_size;
+        cd[p + 42..p + 46].copy_from_slice(&(local as u32).to_le_bytes());
+        p += 46 + le16(&cd[p + 28..]) + le16(&cd[p + 30..]) + le16(&cd[p + 32..]);
+    }
+    let mut out = cd;
+    out.extend_from_slice(&zip[..cd_off]);
+    let mut end = zip[eocd..].to_vec();
+    end[16..20].copy_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&end);
+    out
+}
+
+#[test]
+fn a_zip_with_its_central_directory_first_is_read_as_zip() {
+    let a = central_directory_first(&zip_of(&[
+        ("chrome.manifest", b"content a\n", 0, 0o644),
+        ("res/x.js", b"same\n", 0, 0o644),
+    ]));
+    let b = central_directory_first(&zip_of(&[
+        ("chrome.manifest", b"content b\n", 0, 0o644),
+        ("res/x.js", b"same\n", 0, 0o644),
+    ]));
+    assert!(a.starts_with(b"PK\x01\x02"));
+    assert_eq!(archive::sniff(&a[..512.min(a.len())]), None);
+    let d = explain_bytes("omni.ja", &a, &b);
+    assert_eq!(arch(&d).archive, "zip");
+    assert_eq!(
+        members(&d)
+            .iter()
+            .map(|m| (m.0.as_str(), m.1))
+            .collect::<Vec<_>>(),
+        [("omni.ja!chrome.manifest", MemberChange::Content)]
+    );
+    // Bytes that merely end in something like an end record are not a zip.
+    let mut fake = vec![0u8; 100];
+    fake.extend_from_slice(b"PK\x05\x06");
+    fake.extend_from_slice(&[0u8; 18]);
+    fake.push(0);
+    assert!(matches!(
+        explain_bytes("x.bin", &fake, &[1u8; 10]).body,
+        Body::Binary(_)
+    ));
+}
+
+#[test]
+fn content_changes_come_before_metadata_with_a_cap_per_class() {
+    // 80 members whose times differ, then one changed and one added file:
+    // in archive order the changes would be past the cap.
+    let mut ma: Vec<(String, Vec<u8>, u64, u32, u64)> = (0..80)
+        .map(|i| (format!("d/{i:02}.txt"), b"same\n".to_vec(), 1000, 0o644, 0))
+        .collect();
+    let mut mb: Vec<_> = ma
+        .iter()
+        .map(|(n, c, _, m, u)| (n.clone(), c.clone(), 2000, *m, *u))
+        .collect();
+    ma.push(("z/changed.txt".into(), b"a\n".to_vec(), 1000, 0o644, 0));
+    mb.push(("z/changed.txt".into(), b"b\n".to_vec(), 2000, 0o644, 0));
+    mb.push(("z/added.txt".into(), b"new\n".to_vec(), 2000, 0o644, 0));
+    let tar = |m: &[(String, Vec<u8>, u64, u32, u64)]| {
+        let refs: Vec<(&str, &[u8], u64, u32, u64)> = m
+            .iter()
+            .map(|(n, c, t, md, u)| (n.as_str(), c.as_slice(), *t, *md, *u))
+            .collect();
+        gzip(&tar_of(&refs), 0)
+    };
+    let d = explain_bytes("src.tar.gz", &tar(&ma), &tar(&mb));
+    let a = arch(&d);
+    let kinds: Vec<_> = a
+        .members
+        .iter()
+        .map(|m| (m.member.as_str(), m.kind))
+        .collect();
+    assert_eq!(
+        kinds[0],
+        ("src.tar.gz!z/changed.txt", MemberChange::Content)
+    );
+    assert_eq!(kinds[1], ("src.tar.gz!z/added.txt", MemberChange::OnlyInB));
+    assert!(kinds[2..].iter().all(|k| k.1 == MemberChange::Timestamp));
+    assert_eq!(kinds.len(), 2 + 20);
+    assert_eq!(
+        a.omitted,
+        [Omitted {
+            class: "metadata".into(),
+            count: 61
+        }]
+    );
+    assert_eq!(a.more, Some(61));
+}
+
+#[test]
+fn renamed_members_are_paired() {
+    let a = zip_of(&[
+        ("lib/old-name.so", b"\x7fELF same bytes", 0, 0o755),
+        ("gone.txt", b"only in a\n", 0, 0o644),
+    ]);
+    let b = zip_of(&[
+        ("lib/new-name.so", b"\x7fELF same bytes", 0, 0o755),
+        ("came.txt", b"only in b\n", 0, 0o644),
+    ]);
+    let d = explain_bytes("r.zip", &a, &b);
+    assert_eq!(
+        members(&d),
+        [
+            (
+                "r.zip!lib/old-name.so".to_string(),
+                MemberChange::Renamed,
+                s("r.zip!lib/old-name.so"),
+                s("r.zip!lib/new-name.so")
+            ),
+            (
+                "r.zip!gone.txt".to_string(),
+                MemberChange::OnlyInA,
+                s("file, 10 bytes, sha256 81931d0214d0…"),
+                None
+            ),
+            (
+                "r.zip!came.txt".to_string(),
+                MemberChange::OnlyInB,
+                None,
+                s("file, 10 bytes, sha256 c6bbea61283e…")
+            ),
+        ]
+    );
+}
