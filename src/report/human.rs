@@ -229,6 +229,9 @@ fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
     }
     match &d.body {
         Body::Text(t) => {
+            if let Some(e) = &t.encoding {
+                out.push(format!("{pad}encoding: {e}"));
+            }
             out.extend(t.diff.lines().map(|l| format!("{pad}{l}")));
             if let Some(cut) = &t.truncated {
                 out.push(format!("{pad}… {cut}"));
@@ -360,6 +363,7 @@ mod tests {
                     removed: 1,
                     added: 1,
                     truncated: None,
+                    encoding: None,
                 }),
                 hints: vec!["looks like the hostname (envtwin-a in A, envtwin-b in B)".into()],
             }),

@@ -52,7 +52,8 @@ pub struct Detail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "format", rename_all = "snake_case")]
 pub enum Body {
-    /// Both sides are UTF-8 text without NUL bytes.
+    /// Both sides are text: UTF-8 without NUL bytes, or ISO-8859-1 (see
+    /// [`TextDetail::encoding`]).
     Text(TextDetail),
     /// Anything else that is not an archive both sides can read.
     Binary(BinaryDetail),
@@ -80,6 +81,10 @@ pub struct TextDetail {
     /// What was cut from `diff`, if anything, e.g. `52 more lines not shown`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<String>,
+    /// When a side is not UTF-8 but was read as ISO-8859-1, e.g.
+    /// `ISO-8859-1 (both sides), shown decoded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
 }
 
 /// Where two binary files first differ.
@@ -400,8 +405,9 @@ fn try_explain(
 /// Text or binary explanation of two contents in memory.
 fn plain(a: &[u8], b: &[u8], note: Option<String>, ctx: &Context) -> Detail {
     let mut h = hints::Hints::default();
-    if let (Some(ta), Some(tb)) = (text::as_text(a), text::as_text(b)) {
-        let d = text::diff(ta, tb, ctx, &mut h);
+    if let Some((ta, tb, encoding)) = text::decode(a, b) {
+        let mut d = text::diff(&ta, &tb, ctx, &mut h);
+        d.encoding = encoding;
         return Detail {
             body: Body::Text(d),
             hints: h.into_vec(),

@@ -841,3 +841,33 @@ fn renamed_members_are_paired() {
         ]
     );
 }
+
+#[test]
+fn latin1_text_gets_a_line_diff_with_an_encoding_note() {
+    let a = b"name=Jos\xe9\nbuilt=Montr\xe9al A\n";
+    let b = b"name=Jos\xe9\nbuilt=Montr\xe9al B\n";
+    let d = explain_bytes("README.latin1", a, b);
+    let t = text(&d);
+    assert_eq!(
+        t.diff,
+        "@@ -1,2 +1,2 @@\n name=José\n-built=Montréal A\n+built=Montréal B\n"
+    );
+    assert_eq!(
+        t.encoding.as_deref(),
+        Some("ISO-8859-1 (both sides), shown decoded")
+    );
+    // A re-encoding is a text change too, and is named.
+    let d = explain_bytes("n.txt", "caf\u{e9}\n".as_bytes(), b"caf\xe9\n");
+    assert!(
+        text(&d)
+            .encoding
+            .as_deref()
+            .unwrap()
+            .contains("UTF-8 in A, ISO-8859-1 in B")
+    );
+    // C1 control bytes mean binary, not Latin-1.
+    assert!(matches!(
+        explain_bytes("x", b"ab\x85c\xe9", b"ab\x86c\xe9").body,
+        Body::Binary(_)
+    ));
+}
