@@ -125,6 +125,8 @@ struct Member {
     uid: Option<u64>,
     /// Other recorded metadata, e.g. the zip compression method.
     meta: Option<String>,
+    /// Times kept in extra fields (zip `UT`), as shown, naming the field.
+    extra_times: Option<String>,
     size: u64,
     sha256: [u8; 32],
     /// The contents, when within [`MAX_KEPT`].
@@ -500,6 +502,7 @@ fn read_zip(r: Box<dyn ReadSeek + '_>) -> Result<Listing, String> {
             z.len()
         ));
     }
+    let mut offsets = Vec::new();
     for i in 0..z.len().min(MAX_MEMBERS) {
         // An encrypted or oddly compressed member is compared as stored.
         let raw = z.by_index(i).is_err();
@@ -548,6 +551,7 @@ fn read_zip(r: Box<dyn ReadSeek + '_>) -> Result<Listing, String> {
             )
         });
         let mode = f.unix_mode();
+        offsets.push((f.header_start(), f.central_header_start()));
         let meta = Some(format!(
             "compression {}{}",
             f.compression(),
@@ -565,6 +569,7 @@ fn read_zip(r: Box<dyn ReadSeek + '_>) -> Result<Listing, String> {
             }
             Err(e) => return Err(format!("member {name}: {e}")),
         };
+        drop(f);
         let link = (kind == "symlink")
             .then(|| {
                 content
@@ -582,12 +587,110 @@ fn read_zip(r: Box<dyn ReadSeek + '_>) -> Result<Listing, String> {
             owner: None,
             uid: None,
             meta,
+            extra_times: None,
             size,
             sha256,
             content,
         });
     }
+    let mut r = z.into_inner();
+    for (m, (local, central)) in out.members.iter_mut().zip(offsets) {
+        let (Some(lx), Some(cx)) = (
+            extra_at(&mut r, local, ZipHeader::Local),
+            extra_at(&mut r, central, ZipHeader::Central),
+        ) else {
+            continue;
+        };
+        let (lf, cf) = (ExtraFields::parse(&lx), ExtraFields::parse(&cx));
+        let times: Vec<String> = [("local", &lf), ("central", &cf)]
+            .iter()
+            .filter_map(|(where_, f)| f.times.as_ref().map(|t| format!("{t} ({where_} header)")))
+            .collect();
+        if !times.is_empty() {
+            m.extra_times = Some(times.join("; "));
+        }
+        if let Some((uid, gid)) = lf.owner.or(cf.owner) {
+            m.owner = Some(format!("{uid}:{gid} (zip extra field ux)"));
+            m.uid = Some(uid);
+        }
+    }
     Ok(out)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ZipHeader {
+    Local,
+    Central,
+}
+
+/// The extra-field bytes of the zip header at `offset`, if it is one.
+fn extra_at(r: &mut dyn ReadSeek, offset: u64, kind: ZipHeader) -> Option<Vec<u8>> {
+    let (magic, fixed, lens) = match kind {
+        ZipHeader::Local => (*b"PK\x03\x04", 30, 26),
+        ZipHeader::Central => (*b"PK\x01\x02", 46, 28),
+    };
+    r.seek(std::io::SeekFrom::Start(offset)).ok()?;
+    let mut head = vec![0u8; fixed];
+    r.read_exact(&mut head).ok()?;
+    if head[..4] != magic {
+        return None;
+    }
+    let le = |k: usize| u16::from_le_bytes([head[k], head[k + 1]]);
+    let (name, extra) = (le(lens), le(lens + 2));
+    r.seek(std::io::SeekFrom::Current(i64::from(name))).ok()?;
+    let mut out = vec![0u8; usize::from(extra)];
+    r.read_exact(&mut out).ok()?;
+    Some(out)
+}
+
+/// The extra fields envtwin names: `UT` (extended timestamp, 0x5455) and
+/// `ux` (Unix uid/gid, 0x7875).
+#[derive(Default)]
+struct ExtraFields {
+    /// `extra field UT: mtime 1795687009 (…), atime …`.
+    times: Option<String>,
+    owner: Option<(u64, u64)>,
+}
+
+impl ExtraFields {
+    fn parse(mut x: &[u8]) -> ExtraFields {
+        let mut out = ExtraFields::default();
+        while x.len() >= 4 {
+            let id = u16::from_le_bytes([x[0], x[1]]);
+            let len = usize::from(u16::from_le_bytes([x[2], x[3]]));
+            let Some(data) = x.get(4..4 + len) else { break };
+            match id {
+                0x5455 if !data.is_empty() => {
+                    let flags = data[0];
+                    let mut shown = Vec::new();
+                    let mut at = 1;
+                    for (bit, what) in [(1, "mtime"), (2, "atime"), (4, "ctime")] {
+                        if flags & bit == 0 {
+                            continue;
+                        }
+                        let Some(b) = data.get(at..at + 4) else { break };
+                        let t = i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                        shown.push(format!("{what} {t} ({})", iso(t)));
+                        at += 4;
+                    }
+                    out.times = Some(format!("extra field UT: {}", shown.join(", ")));
+                }
+                0x7875 if data.len() >= 3 => {
+                    let num = |b: &[u8]| b.iter().rev().fold(0u64, |v, x| (v << 8) | u64::from(*x));
+                    let us = usize::from(data[1]);
+                    let uid = data.get(2..2 + us).filter(|_| us <= 8);
+                    let gs = data.get(2 + us).map(|g| usize::from(*g));
+                    let gid = gs.and_then(|g| data.get(3 + us..3 + us + g).filter(|_| g <= 8));
+                    if let (Some(u), Some(g)) = (uid, gid) {
+                        out.owner = Some((num(u), num(g)));
+                    }
+                }
+                _ => {}
+            }
+            x = &x[4 + len..];
+        }
+        out
+    }
 }
 
 fn read_tar<R: Read>(r: R) -> Result<Listing, String> {
@@ -694,6 +797,7 @@ fn read_tar<R: Read>(r: R) -> Result<Listing, String> {
             owner: Some(owner),
             uid,
             meta: None,
+            extra_times: None,
             size,
             sha256,
             content,
@@ -725,6 +829,7 @@ fn single<R: Read>(name: &str, r: R) -> Result<Listing, String> {
         owner: None,
         uid: None,
         meta: None,
+        extra_times: None,
         size,
         sha256,
         content,
@@ -877,7 +982,7 @@ fn diff_listings(
                 None,
             );
         }
-        if ma.mtime != mb.mtime {
+        if (&ma.mtime, &ma.extra_times) != (&mb.mtime, &mb.extra_times) {
             stamps += 1;
             // One example is enough: the other members' times say the same.
             if stamps == 1
@@ -885,12 +990,14 @@ fn diff_listings(
             {
                 h.epoch_pair(ctx, x, y, &format!("in {}", full(ma)));
             }
-            push(
-                MemberChange::Timestamp,
-                ma.mtime.clone(),
-                mb.mtime.clone(),
-                None,
-            );
+            // A time kept in an extra field is named with its field, so
+            // a change only there is seen.
+            let show = |m: &Member| match (&m.mtime, &m.extra_times) {
+                (Some(t), Some(x)) => Some(format!("{t}; {x}")),
+                (t, None) => t.clone(),
+                (None, x) => x.clone(),
+            };
+            push(MemberChange::Timestamp, show(ma), show(mb), None);
         }
         if ma.owner != mb.owner {
             if !owners_hinted && ma.uid != mb.uid {

@@ -871,3 +871,103 @@ fn latin1_text_gets_a_line_diff_with_an_encoding_note() {
         Body::Binary(_)
     ));
 }
+
+/// A one-member stored zip written by hand, with the given extra fields in
+/// its local and central headers.
+fn raw_zip(name: &str, data: &[u8], local_extra: &[u8], central_extra: &[u8]) -> Vec<u8> {
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    let (crc, size, n) = (crc.sum(), data.len() as u32, name.len() as u16);
+    let mut z = Vec::new();
+    z.extend_from_slice(b"PK\x03\x04\x0a\x00\x00\x00\x00\x00\x00\x00\x21\x00");
+    for v in [crc, size, size] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    z.extend_from_slice(&n.to_le_bytes());
+    z.extend_from_slice(&(local_extra.len() as u16).to_le_bytes());
+    z.extend_from_slice(name.as_bytes());
+    z.extend_from_slice(local_extra);
+    z.extend_from_slice(data);
+    let cd = z.len() as u32;
+    z.extend_from_slice(b"PK\x01\x02\x1e\x03\x0a\x00\x00\x00\x00\x00\x00\x00\x21\x00");
+    for v in [crc, size, size] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    z.extend_from_slice(&n.to_le_bytes());
+    z.extend_from_slice(&(central_extra.len() as u16).to_le_bytes());
+    z.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    z.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
+    z.extend_from_slice(&0u32.to_le_bytes());
+    z.extend_from_slice(name.as_bytes());
+    z.extend_from_slice(central_extra);
+    let cd_size = z.len() as u32 - cd;
+    z.extend_from_slice(b"PK\x05\x06\x00\x00\x00\x00\x01\x00\x01\x00");
+    z.extend_from_slice(&cd_size.to_le_bytes());
+    z.extend_from_slice(&cd.to_le_bytes());
+    z.extend_from_slice(&[0, 0]);
+    z
+}
+
+/// A `UT` extra field with the given flags and times.
+fn ut(flags: u8, times: &[i32]) -> Vec<u8> {
+    let mut f = vec![0x55, 0x54];
+    f.extend_from_slice(&(1 + 4 * times.len() as u16).to_le_bytes());
+    f.push(flags);
+    for t in times {
+        f.extend_from_slice(&t.to_le_bytes());
+    }
+    f
+}
+
+/// A `ux` extra field with 4-byte uid and gid.
+fn ux(uid: u32, gid: u32) -> Vec<u8> {
+    let mut f = vec![0x75, 0x78, 11, 0, 1, 4];
+    f.extend_from_slice(&uid.to_le_bytes());
+    f.push(4);
+    f.extend_from_slice(&gid.to_le_bytes());
+    f
+}
+
+#[test]
+fn zip_extra_field_times_and_owners_are_named_per_member() {
+    // Only the access time in the local UT field differs.
+    let a = raw_zip(
+        "f.txt",
+        b"same\n",
+        &ut(3, &[1_700_000_000, 1_700_000_000]),
+        &ut(1, &[1_700_000_000]),
+    );
+    let b = raw_zip(
+        "f.txt",
+        b"same\n",
+        &ut(3, &[1_700_000_000, 1_795_687_009]),
+        &ut(1, &[1_700_000_000]),
+    );
+    let d = explain_bytes("t.zip", &a, &b);
+    let m = members(&d);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(
+        (m[0].0.as_str(), m[0].1),
+        ("t.zip!f.txt", MemberChange::Timestamp)
+    );
+    let shown_b = m[0].3.as_deref().unwrap();
+    assert!(
+        shown_b.contains("extra field UT: mtime 1700000000")
+            && shown_b.contains("atime 1795687009 (2026-11-26T09:56:49Z)")
+            && shown_b.contains("(local header)"),
+        "{shown_b}"
+    );
+    // The Unix uid/gid field.
+    let a = raw_zip("g", b"x", &ux(0, 0), &[]);
+    let b = raw_zip("g", b"x", &ux(1000, 100), &[]);
+    let m = members(&explain_bytes("o.zip", &a, &b));
+    assert_eq!(
+        m,
+        [(
+            "o.zip!g".to_string(),
+            MemberChange::Owner,
+            s("0:0 (zip extra field ux)"),
+            s("1000:100 (zip extra field ux)")
+        )]
+    );
+}
