@@ -1,5 +1,6 @@
-//! Archives compared member by member: zip (also wheels, jars), tar, and
-//! tar or single files compressed with gzip, xz or zstd. A difference names
+//! Archives compared member by member: zip (also wheels, jars, omni.ja),
+//! tar, ar (also `.deb`), and tar or single files compressed with gzip, xz,
+//! zstd or bzip2. A difference names
 //! the member (`bundle.zip!stamped.txt`) and what differs in it; a member
 //! whose content differs gets its own [`Detail`], recursively.
 //!
@@ -38,9 +39,12 @@ const XZ_MEMLIMIT: u64 = 256 << 20;
 pub(super) enum Format {
     Zip,
     Tar,
+    /// Unix `ar`, also `.deb` packages (whose members are tars).
+    Ar,
     Gzip,
     Xz,
     Zstd,
+    Bzip2,
 }
 
 impl Format {
@@ -51,6 +55,8 @@ impl Format {
             Format::Gzip => "gzip",
             Format::Xz => "xz",
             Format::Zstd => "zstd",
+            Format::Ar => "ar",
+            Format::Bzip2 => "bzip2",
         }
     }
 
@@ -60,7 +66,8 @@ impl Format {
             Format::Gzip => "tar.gz",
             Format::Xz => "tar.xz",
             Format::Zstd => "tar.zst",
-            Format::Zip | Format::Tar => "tar",
+            Format::Bzip2 => "tar.bz2",
+            Format::Zip | Format::Tar | Format::Ar => "tar",
         }
     }
 }
@@ -76,6 +83,10 @@ pub(super) fn sniff(head: &[u8]) -> Option<Format> {
         Some(Format::Xz)
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Some(Format::Zstd)
+    } else if head.starts_with(b"!<arch>\n") {
+        Some(Format::Ar)
+    } else if head.len() >= 4 && head.starts_with(b"BZh") && (b'1'..=b'9').contains(&head[3]) {
+        Some(Format::Bzip2)
     } else if is_tar(head) {
         Some(Format::Tar)
     } else {
@@ -181,7 +192,8 @@ pub(super) fn compare(
     let (label, la, lb) = match fmt {
         Format::Zip => ("zip".to_string(), read_zip(open(a)?)?, read_zip(open(b)?)?),
         Format::Tar => ("tar".to_string(), read_tar(open(a)?)?, read_tar(open(b)?)?),
-        Format::Gzip | Format::Xz | Format::Zstd => {
+        Format::Ar => ("ar".to_string(), read_ar(open(a)?)?, read_ar(open(b)?)?),
+        Format::Gzip | Format::Xz | Format::Zstd | Format::Bzip2 => {
             if fmt == Format::Gzip {
                 gzip_headers(name, a, b, ctx, &mut out, &mut h)?;
             }
@@ -340,7 +352,8 @@ fn decoder<'a>(fmt: Format, r: Box<dyn ReadSeek + 'a>) -> Result<Box<dyn Read + 
             Box::new(liblzma::read::XzDecoder::new_stream(r, stream))
         }
         Format::Zstd => Box::new(zstd::stream::read::Decoder::new(r).map_err(|e| e.to_string())?),
-        Format::Zip | Format::Tar => r,
+        Format::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(r)),
+        Format::Zip | Format::Tar | Format::Ar => r,
     })
 }
 
@@ -364,7 +377,7 @@ fn inner_name(name: &str, fmt: Format, a: Side<'_>) -> String {
         return n;
     }
     let base = name.rsplit('!').next().unwrap_or(name);
-    [".gz", ".xz", ".zst", ".zstd"]
+    [".gz", ".xz", ".zst", ".zstd", ".bz2"]
         .iter()
         .find_map(|s| base.strip_suffix(s))
         .unwrap_or(base)
@@ -796,6 +809,64 @@ fn read_tar<R: Read>(r: R) -> Result<Listing, String> {
             mtime_epoch,
             owner: Some(owner),
             uid,
+            meta: None,
+            extra_times: None,
+            size,
+            sha256,
+            content,
+        });
+    }
+    Ok(out)
+}
+
+/// The members of a Unix `ar` archive (a `.deb`, a static library).
+fn read_ar<R: Read>(r: R) -> Result<Listing, String> {
+    let left = Cell::new(MAX_DECOMPRESSED);
+    let mut kept = MAX_KEPT;
+    let capped = Capped {
+        inner: r,
+        left: &left,
+    };
+    let mut ar = ar::Archive::new(capped);
+    let mut out = Listing::default();
+    while let Some(entry) = ar.next_entry() {
+        let mut e = match entry {
+            Ok(e) => e,
+            Err(err) if left.get() == 0 => {
+                out.note = Some(err.to_string());
+                break;
+            }
+            Err(err) => return Err(format!("not a readable ar archive: {err}")),
+        };
+        if out.members.len() >= MAX_MEMBERS {
+            out.note = Some(format!("only the first {MAX_MEMBERS} members read"));
+            break;
+        }
+        let hd = e.header();
+        let name = String::from_utf8_lossy(hd.identifier()).into_owned();
+        let t = i64::try_from(hd.mtime()).ok();
+        let mtime = Some(match t {
+            Some(t) => format!("{t} ({})", iso(t)),
+            None => hd.mtime().to_string(),
+        });
+        let (uid, gid, mode) = (hd.uid(), hd.gid(), hd.mode());
+        let (size, sha256, content) = match read_content(&mut e, &mut kept) {
+            Ok(c) => c,
+            Err(err) if left.get() == 0 => {
+                out.note = Some(format!("stopped at member {name}: {err}"));
+                break;
+            }
+            Err(err) => return Err(format!("member {name}: {err}")),
+        };
+        out.members.push(Member {
+            name,
+            kind: "file",
+            link: None,
+            mode: Some(mode),
+            mtime,
+            mtime_epoch: t,
+            owner: Some(format!("{uid}:{gid}")),
+            uid: Some(u64::from(uid)),
             meta: None,
             extra_times: None,
             size,

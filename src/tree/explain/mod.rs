@@ -111,7 +111,8 @@ pub struct BinaryDetail {
 /// Two archives compared member by member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArchiveDetail {
-    /// `zip`, `tar`, `tar.gz`, `tar.xz`, `tar.zst`, `gzip`, `xz` or `zstd`.
+    /// `zip`, `tar`, `ar` (also `.deb`), `tar.gz`, `tar.xz`, `tar.zst`,
+    /// `tar.bz2`, `gzip`, `xz`, `zstd` or `bzip2`.
     pub archive: String,
     /// What differs, by class: archive-wide entries (order, compression
     /// header) first, then content changes, then members added, removed or

@@ -971,3 +971,72 @@ fn zip_extra_field_times_and_owners_are_named_per_member() {
         )]
     );
 }
+
+fn bz2(data: &[u8]) -> Vec<u8> {
+    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A `.deb`: an ar archive of `debian-binary`, `control.tar.gz` and
+/// `data.tar.xz`, each stamped with `mtime`.
+fn deb(data: &[u8], mtime: u64) -> Vec<u8> {
+    let mut ar = ar::Builder::new(Vec::new());
+    let control = gzip(&tar_of(&[("control", b"Package: hello\n", 0, 0o644, 0)]), 0);
+    let data = xz(&tar_of(&[
+        ("usr/bin/hello", b"#!/bin/sh\necho hi\n", 0, 0o755, 0),
+        ("usr/share/doc/hello/stamp", data, 0, 0o644, 0),
+    ]));
+    for (name, body) in [
+        ("debian-binary", &b"2.0\n"[..]),
+        ("control.tar.gz", &control),
+        ("data.tar.xz", &data),
+    ] {
+        let mut h = ar::Header::new(name.as_bytes().to_vec(), body.len() as u64);
+        h.set_mtime(mtime);
+        h.set_mode(0o100644);
+        ar.append(&h, body).unwrap();
+    }
+    ar.into_inner().unwrap()
+}
+
+#[test]
+fn a_deb_is_read_member_by_member_down_to_the_changed_file() {
+    let a = deb(b"built on host-a\n", 1_700_000_000);
+    let b = deb(b"built on host-b\n", 1_700_000_000);
+    let d = explain_bytes("hello_1.0_amd64.deb", &a, &b);
+    assert_eq!(arch(&d).archive, "ar");
+    let m = &arch(&d).members;
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(
+        (m[0].member.as_str(), m[0].kind),
+        ("hello_1.0_amd64.deb!data.tar.xz", MemberChange::Content)
+    );
+    let inner = arch(m[0].detail.as_deref().expect("data.tar.xz explained"));
+    assert_eq!(inner.archive, "tar.xz");
+    assert_eq!(
+        inner.members[0].member,
+        "hello_1.0_amd64.deb!data.tar.xz!usr/share/doc/hello/stamp"
+    );
+    // Only the ar member times differ: named, as timestamps.
+    let m = members(&explain_bytes("x.deb", &deb(b"s", 1), &deb(b"s", 2)));
+    assert_eq!(m.len(), 3, "{m:?}");
+    assert!(m.iter().all(|x| x.1 == MemberChange::Timestamp));
+}
+
+#[test]
+fn bzip2_tars_and_single_files_are_opened() {
+    let a = bz2(&tar_of(&[("a.txt", b"one\n", 0, 0o644, 0)]));
+    let b = bz2(&tar_of(&[("a.txt", b"two\n", 0, 0o644, 0)]));
+    let d = explain_bytes("src.tar.bz2", &a, &b);
+    assert_eq!(arch(&d).archive, "tar.bz2");
+    assert_eq!(members(&d)[0].0, "src.tar.bz2!a.txt");
+    let d = explain_bytes("notes.txt.bz2", &bz2(b"v1\nA\n"), &bz2(b"v1\nB\n"));
+    assert_eq!(arch(&d).archive, "bzip2");
+    let m = &arch(&d).members[0];
+    assert_eq!(m.member, "notes.txt.bz2!notes.txt");
+    assert_eq!(
+        text(m.detail.as_deref().unwrap()).diff,
+        "@@ -1,2 +1,2 @@\n v1\n-A\n+B\n"
+    );
+}
