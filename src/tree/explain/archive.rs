@@ -1100,7 +1100,7 @@ fn diff_listings(
             out.push(only(full(mb), mb, false));
         }
     }
-    pair_renames(name, la, lb, out);
+    pair_renames(name, (la, lb), ctx, depth, out);
     if stamps > 0 {
         h.push(format!(
             "{stamps} member timestamp{} differ: the archiver stored the files' modification times; clamp them to SOURCE_DATE_EPOCH (e.g. `touch -d @$SOURCE_DATE_EPOCH` before archiving, `tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime`)",
@@ -1109,48 +1109,101 @@ fn diff_listings(
     }
 }
 
-/// Pair a member only in A with one only in B holding the same bytes, as
-/// diffoscope does ("identical despite different names"): one `renamed`
-/// entry instead of a removal and an addition.
-fn pair_renames(name: &str, la: &Listing, lb: &Listing, out: &mut Vec<MemberDiff>) {
-    let by_name = |l: &Listing| -> HashMap<String, [u8; 32]> {
+/// Near-identical renames are looked for only among members this small, and
+/// at most this many pairs are compared: a line diff per pair is the cost.
+const NEAR_MAX_BYTES: usize = 64 << 10;
+const NEAR_MAX_PAIRS: usize = 2_500;
+/// Share of equal lines for two differently named members to count as one
+/// member renamed and edited.
+const NEAR_RATIO: f32 = 0.8;
+
+/// Pair a member only in A with one only in B, as diffoscope does: the
+/// same bytes ("identical despite different names"), or text that is
+/// nearly the same (explained in turn). One `renamed` entry replaces the
+/// removal and the addition.
+fn pair_renames(
+    name: &str,
+    (la, lb): (&Listing, &Listing),
+    ctx: &Context,
+    depth: usize,
+    out: &mut Vec<MemberDiff>,
+) {
+    let by_name = |l: &'_ Listing| -> HashMap<String, usize> {
         l.members
             .iter()
-            .filter(|m| m.kind == "file")
-            .map(|m| (format!("{name}!{}", m.name), m.sha256))
+            .enumerate()
+            .filter(|(_, m)| m.kind == "file")
+            .map(|(i, m)| (format!("{name}!{}", m.name), i))
             .collect()
     };
-    let (ha, hb) = (by_name(la), by_name(lb));
-    let mut added: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
-    for (k, m) in out.iter().enumerate() {
-        if m.kind == MemberChange::OnlyInB
-            && let Some(h) = hb.get(&m.member)
+    let (ma, mb) = (by_name(la), by_name(lb));
+    let side = |kind, map: &HashMap<String, usize>| -> Vec<(usize, usize)> {
+        out.iter()
+            .enumerate()
+            .filter(|(_, d)| d.kind == kind)
+            .filter_map(|(k, d)| map.get(&d.member).map(|i| (k, *i)))
+            .collect()
+    };
+    let (removed, mut added) = (
+        side(MemberChange::OnlyInA, &ma),
+        side(MemberChange::OnlyInB, &mb),
+    );
+    let mut pairs: Vec<(usize, usize, bool)> = Vec::new();
+    let mut near = Vec::new();
+    for (k, i) in removed {
+        let x = &la.members[i];
+        if let Some(p) = added
+            .iter()
+            .position(|(_, j)| lb.members[*j].sha256 == x.sha256)
         {
-            added.entry(*h).or_default().push(k);
+            pairs.push((k, added.remove(p).0, true));
+        } else {
+            near.push((k, i));
+        }
+    }
+    let mut compared = 0;
+    for (k, i) in near {
+        let Some(x) = small_text(&la.members[i]) else {
+            continue;
+        };
+        let mut best: Option<(usize, f32)> = None;
+        for (p, (_, j)) in added.iter().enumerate() {
+            let Some(y) = small_text(&lb.members[*j]) else {
+                continue;
+            };
+            compared += 1;
+            if compared > NEAR_MAX_PAIRS {
+                break;
+            }
+            let r = similar::TextDiff::from_lines(x, y).ratio();
+            if r >= NEAR_RATIO && best.is_none_or(|(_, b)| r > b) {
+                best = Some((p, r));
+            }
+        }
+        if let Some((p, _)) = best {
+            pairs.push((k, added.remove(p).0, false));
         }
     }
     let mut gone = Vec::new();
-    for k in 0..out.len() {
-        if out[k].kind != MemberChange::OnlyInA {
-            continue;
-        }
-        let Some(h) = ha.get(&out[k].member) else {
-            continue;
-        };
-        let Some(j) = added
-            .get_mut(h)
-            .and_then(|v| (!v.is_empty()).then(|| v.remove(0)))
-        else {
-            continue;
-        };
+    for (k, j, identical) in pairs {
         let new_name = out[j].member.clone();
         let old_name = std::mem::take(&mut out[k].member);
+        let detail = (!identical).then(|| {
+            let (x, y) = (&la.members[ma[&old_name]], &lb.members[mb[&new_name]]);
+            Box::new(super::explain_sides(
+                &old_name,
+                Side::Bytes(x.content.as_deref().unwrap_or_default()),
+                Side::Bytes(y.content.as_deref().unwrap_or_default()),
+                ctx,
+                depth + 1,
+            ))
+        });
         out[k] = MemberDiff {
             member: old_name.clone(),
             kind: MemberChange::Renamed,
             a: Some(old_name),
             b: Some(new_name),
-            detail: None,
+            detail,
         };
         gone.push(j);
     }
@@ -1158,6 +1211,14 @@ fn pair_renames(name: &str, la: &Listing, lb: &Listing, out: &mut Vec<MemberDiff
     for j in gone.into_iter().rev() {
         out.remove(j);
     }
+}
+
+/// A member's content as text, when kept and small enough to compare.
+fn small_text(m: &Member) -> Option<&str> {
+    let c = m.content.as_deref()?;
+    (c.len() <= NEAR_MAX_BYTES)
+        .then(|| super::text::as_text(c))
+        .flatten()
 }
 
 fn only(member: String, m: &Member, in_a: bool) -> MemberDiff {

@@ -1040,3 +1040,31 @@ fn bzip2_tars_and_single_files_are_opened() {
         "@@ -1,2 +1,2 @@\n v1\n-A\n+B\n"
     );
 }
+
+#[test]
+fn near_identical_renames_are_paired_and_explained() {
+    let body = |stamp: &str| {
+        let mut t: String = (0..20).map(|i| format!("line {i}\n")).collect();
+        t.push_str(stamp);
+        t
+    };
+    let (ta, tb) = (body("built A\n"), body("built B\n"));
+    let a = zip_of(&[("doc/notes-1795687009.txt", ta.as_bytes(), 0, 0o644)]);
+    let b = zip_of(&[
+        ("doc/notes-1795687010.txt", tb.as_bytes(), 0, 0o644),
+        ("doc/unrelated.txt", b"nothing alike\n", 0, 0o644),
+    ]);
+    let d = explain_bytes("n.zip", &a, &b);
+    let m = &arch(&d).members;
+    assert_eq!(m.len(), 2, "{m:?}");
+    assert_eq!(m[0].kind, MemberChange::Renamed);
+    assert_eq!(m[0].b.as_deref(), Some("n.zip!doc/notes-1795687010.txt"));
+    assert_eq!(
+        text(m[0].detail.as_deref().expect("explained")).diff,
+        "@@ -18,4 +18,4 @@\n line 17\n line 18\n line 19\n-built A\n+built B\n"
+    );
+    assert_eq!(
+        (m[1].member.as_str(), m[1].kind),
+        ("n.zip!doc/unrelated.txt", MemberChange::OnlyInB)
+    );
+}
