@@ -60,11 +60,20 @@ pub enum Rule {
     NpmInstall,
     GitCloneUnpinned,
     NetworkUnpinned,
+    PipTransitiveUnpinned,
+    PipxUnpinned,
+    GoUnpinned,
+    GemUnpinned,
+    ApkUnpinned,
+    ChocoUnpinned,
+    NugetUnpinned,
+    CargoInstallUnpinned,
+    CargoBuildUnlocked,
 }
 
 impl Rule {
     /// All rules, in the order the README lists them.
-    pub const ALL: [Rule; 15] = [
+    pub const ALL: [Rule; 24] = [
         Rule::NixLookupPath,
         Rule::NixFetchUnpinned,
         Rule::NixFetchgitNoRev,
@@ -80,6 +89,15 @@ impl Rule {
         Rule::NpmInstall,
         Rule::GitCloneUnpinned,
         Rule::NetworkUnpinned,
+        Rule::PipTransitiveUnpinned,
+        Rule::PipxUnpinned,
+        Rule::GoUnpinned,
+        Rule::GemUnpinned,
+        Rule::ApkUnpinned,
+        Rule::ChocoUnpinned,
+        Rule::NugetUnpinned,
+        Rule::CargoInstallUnpinned,
+        Rule::CargoBuildUnlocked,
     ];
 
     /// The stable id printed in findings.
@@ -100,6 +118,15 @@ impl Rule {
             Rule::NpmInstall => "npm-install",
             Rule::GitCloneUnpinned => "git-clone-unpinned",
             Rule::NetworkUnpinned => "network-unpinned",
+            Rule::PipTransitiveUnpinned => "pip-transitive-unpinned",
+            Rule::PipxUnpinned => "pipx-unpinned",
+            Rule::GoUnpinned => "go-unpinned",
+            Rule::GemUnpinned => "gem-unpinned",
+            Rule::ApkUnpinned => "apk-unpinned",
+            Rule::ChocoUnpinned => "choco-unpinned",
+            Rule::NugetUnpinned => "nuget-unpinned",
+            Rule::CargoInstallUnpinned => "cargo-install-unpinned",
+            Rule::CargoBuildUnlocked => "cargo-build-unlocked",
         }
     }
 
@@ -133,11 +160,20 @@ Rules (severity):
   pip-requirements-unaudited  warning  pip -r FILE the audit cannot read
   requirements-unpinned       error    a requirements line without ==
   requirements-no-hashes      warning  a requirements line without --hash
-  download-unchecked          error    curl/wget output used without sha256sum -c (or similar)
+  download-unchecked          error    curl/wget/gsutil/aws s3 output used without sha256sum -c (or similar)
   apt-unpinned                error    apt-get/apt install PKG without =version
   npm-install                 error    npm install/update instead of npm ci
   git-clone-unpinned          error    git clone without a checkout of a full commit id
   network-unpinned            warning  network: true while none of the downloads is pinned
+  pip-transitive-unpinned     error    pip install NAME==V leaving its dependencies to float
+  pipx-unpinned               error    pipx install/run/inject NAME without ==
+  go-unpinned                 error    go install/get without @<full version or commit>, go get -u
+  gem-unpinned                error    gem install NAME without -v <exact version>
+  apk-unpinned                error    apk add PKG without =version
+  choco-unpinned              error    choco install without --version and --requirechecksum
+  nuget-unpinned              error    nuget install/dotnet add package without a version; restore unlocked
+  cargo-install-unpinned      error    cargo install without --locked or an exact version
+  cargo-build-unlocked        error    cargo build/test/run without --locked/--frozen beside a Cargo.lock
 
 Exit status: 0 clean (warnings allowed unless --deny warning), 1 findings, 2 bad input.";
 

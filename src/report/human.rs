@@ -229,6 +229,9 @@ fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
     }
     match &d.body {
         Body::Text(t) => {
+            if let Some(e) = &t.encoding {
+                out.push(format!("{pad}encoding: {e}"));
+            }
             out.extend(t.diff.lines().map(|l| format!("{pad}{l}")));
             if let Some(cut) = &t.truncated {
                 out.push(format!("{pad}… {cut}"));
@@ -264,7 +267,13 @@ fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
                     detail_lines(inner, &format!("{pad}    "), out);
                 }
             }
-            if let Some(n) = a.more {
+            for o in &a.omitted {
+                out.push(format!(
+                    "{pad}more: {} {} differences not shown",
+                    o.count, o.class
+                ));
+            }
+            if let (Some(n), true) = (a.more, a.omitted.is_empty()) {
                 out.push(format!("{pad}… {n} more member differences"));
             }
             if let Some(n) = &a.note {
@@ -354,6 +363,7 @@ mod tests {
                     removed: 1,
                     added: 1,
                     truncated: None,
+                    encoding: None,
                 }),
                 hints: vec!["looks like the hostname (envtwin-a in A, envtwin-b in B)".into()],
             }),
@@ -438,6 +448,7 @@ mod tests {
                     archive: "zip".into(),
                     members,
                     more: Some(3),
+                    omitted: Vec::new(),
                     note: None,
                 }),
                 hints: vec!["20 member timestamps differ".into()],

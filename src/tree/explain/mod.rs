@@ -52,7 +52,8 @@ pub struct Detail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "format", rename_all = "snake_case")]
 pub enum Body {
-    /// Both sides are UTF-8 text without NUL bytes.
+    /// Both sides are text: UTF-8 without NUL bytes, or ISO-8859-1 (see
+    /// [`TextDetail::encoding`]).
     Text(TextDetail),
     /// Anything else that is not an archive both sides can read.
     Binary(BinaryDetail),
@@ -80,6 +81,10 @@ pub struct TextDetail {
     /// What was cut from `diff`, if anything, e.g. `52 more lines not shown`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<String>,
+    /// When a side is not UTF-8 but was read as ISO-8859-1, e.g.
+    /// `ISO-8859-1 (both sides), shown decoded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
 }
 
 /// Where two binary files first differ.
@@ -106,18 +111,34 @@ pub struct BinaryDetail {
 /// Two archives compared member by member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArchiveDetail {
-    /// `zip`, `tar`, `tar.gz`, `tar.xz`, `tar.zst`, `gzip`, `xz` or `zstd`.
+    /// `zip`, `tar`, `ar` (also `.deb`), `tar.gz`, `tar.xz`, `tar.zst`,
+    /// `tar.bz2`, `gzip`, `xz`, `zstd` or `bzip2`.
     pub archive: String,
-    /// What differs, at most 50 entries: archive-wide entries (order,
-    /// compression header) first, then members in A's order, then members
-    /// only in B.
+    /// What differs, by class: archive-wide entries (order, compression
+    /// header) first, then content changes, then members added, removed or
+    /// renamed, then metadata (times, modes, owners); in A's order within a
+    /// class. Each class is capped on its own (50; metadata 20), so
+    /// timestamps cannot crowd out a changed file.
     pub members: Vec<MemberDiff>,
-    /// How many further member differences were left out, if any.
+    /// How many further member differences were left out, if any (the sum
+    /// of `omitted`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub more: Option<usize>,
+    /// What was left out, per class, in listing order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub omitted: Vec<Omitted>,
     /// Limits hit while reading, e.g. `stopped after 256 MiB decompressed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// Member differences of one class left out of an [`ArchiveDetail`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Omitted {
+    /// `content`, `added or removed`, `metadata` or `archive-wide`.
+    pub class: String,
+    /// How many were left out.
+    pub count: usize,
 }
 
 /// One way an archive member (or the archive itself) differs.
@@ -156,6 +177,9 @@ pub enum MemberChange {
     Order,
     OnlyInA,
     OnlyInB,
+    /// The same member under another name: `a` and `b` are the two names
+    /// (identical content, or near-identical with its own `detail`).
+    Renamed,
     /// Other recorded metadata: compression method, gzip header name or OS.
     Metadata,
     /// Every member is the same; the bytes of the container differ.
@@ -374,7 +398,10 @@ fn try_explain(
     );
     let mut note = None;
     if depth < MAX_DEPTH
-        && let (Some(fa), Some(fb)) = (archive::sniff(&ha), archive::sniff(&hb))
+        && let (Some(fa), Some(fb)) = (
+            archive::sniff(&ha).or_else(|| archive::sniff_tail(a)),
+            archive::sniff(&hb).or_else(|| archive::sniff_tail(b)),
+        )
         && fa == fb
     {
         match archive::compare(name, fa, a, b, ctx, depth) {
@@ -406,8 +433,9 @@ fn try_explain(
 /// Text or binary explanation of two contents in memory.
 fn plain(a: &[u8], b: &[u8], note: Option<String>, ctx: &Context) -> Detail {
     let mut h = hints::Hints::default();
-    if let (Some(ta), Some(tb)) = (text::as_text(a), text::as_text(b)) {
-        let d = text::diff(ta, tb, ctx, &mut h);
+    if let Some((ta, tb, encoding)) = text::decode(a, b) {
+        let mut d = text::diff(&ta, &tb, ctx, &mut h);
+        d.encoding = encoding;
         return Detail {
             body: Body::Text(d),
             hints: h.into_vec(),
