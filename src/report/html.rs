@@ -35,14 +35,18 @@ section.scenario{border:1px solid var(--line);border-radius:8px;padding:1rem;mar
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.15rem 1rem;margin:0}dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;overflow-wrap:anywhere}
 details.diff{border-top:1px solid var(--line);padding:.4rem 0}details.diff>summary{cursor:pointer}
 .sbs{width:100%;table-layout:fixed}.sbs td{white-space:pre-wrap;overflow-wrap:anywhere;padding:0 .4rem;border-width:0 1px}
-.sbs td.n{width:3.2em;color:var(--muted);text-align:right;user-select:none;border:0}
+.sbs col.n{width:3.2em}.sbs td.n{width:3.2em;color:var(--muted);text-align:right;user-select:none;border:0}
 .sbs .hunk td{background:var(--bg2);color:var(--muted)}
 .sbs td.del{background:var(--del)}.sbs td.ins{background:var(--ins)}
 mark.del{background:var(--delm);color:inherit}mark.ins{background:var(--insm);color:inherit}
-ul.hints{margin:.3rem 0;padding-left:1.2rem}ul.hints li::marker{content:"hint: ";color:var(--muted)}
+ul.hints{margin:.3rem 0;padding-left:0;list-style:none}ul.hints li::before{content:"hint: ";color:var(--muted)}
 .matrix td.hit{text-align:center;font-weight:700;color:var(--fail)}.matrix td{text-align:center}.matrix td:first-child{text-align:left}
 .muted{color:var(--muted)}
 "#;
+
+/// Column widths of a side-by-side table: line numbers narrow, A and B halves.
+const SBS_COLS: maud::PreEscaped<&str> =
+    maud::PreEscaped(r#"<colgroup><col class="n"><col><col class="n"><col></colgroup>"#);
 
 /// Write the whole report as one HTML page.
 pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
@@ -226,8 +230,16 @@ fn culprits(s: &ScenarioReport, varied: &BTreeSet<&String>) -> Markup {
             p.muted { "Culprits were not searched (--no-explain, or the builds did not both succeed)." }
         };
     };
-    // Columns: every variation B had, plus any culprit not among them.
-    let columns: BTreeSet<&String> = varied.iter().copied().chain(found.iter()).collect();
+    // Columns: the culprits; the other variations B had change no path alone.
+    let columns: BTreeSet<&String> = found
+        .iter()
+        .chain(s.differences.iter().flat_map(|d| d.culprits.iter()))
+        .collect();
+    let innocent: Vec<&str> = varied
+        .iter()
+        .filter(|v| !columns.contains(**v))
+        .map(|v| v.as_str())
+        .collect();
     let inherent = s.inherent == Some(true);
     html! {
         h3 { "Culprits" }
@@ -259,6 +271,9 @@ fn culprits(s: &ScenarioReport, varied: &BTreeSet<&String>) -> Markup {
         }
         @if s.differences.len() > MAX_LISTED {
             p.muted { (s.differences.len() - MAX_LISTED) " more differing paths (--format json lists them)" }
+        }
+        @if !innocent.is_empty() {
+            p.muted { "Also varied in B, changing no path alone: " (innocent.join(", ")) "." }
         }
     }
 }
@@ -308,6 +323,7 @@ fn difference(d: &Difference) -> Markup {
     let budget = Cell::new(MAX_DETAIL_LINES);
     html! {
         table.sbs {
+            (SBS_COLS)
             thead { tr { th.n { "" } th { "A" } th.n { "" } th { "B" } } }
             tbody { tr { td.n { "" } td { (d.a.as_deref().unwrap_or("absent")) } td.n { "" } td { (d.b.as_deref().unwrap_or("absent")) } } }
         }
@@ -442,6 +458,7 @@ fn text_view(t: &TextDetail, budget: &Cell<usize>) -> Markup {
     budget.set(budget.get() - shown);
     html! {
         table.sbs aria-label="text difference, A left, B right" {
+            (SBS_COLS)
             tbody {
                 @for row in &rows[..shown] {
                     @match row {
@@ -461,7 +478,7 @@ fn text_view(t: &TextDetail, budget: &Cell<usize>) -> Markup {
         }
         @if shown < rows.len() { p.muted { "… " (rows.len() - shown) " more lines (--format json shows them)" } }
         @if let Some(cut) = &t.truncated { p.muted { "… " (cut) } }
-        p.muted { (t.removed) " lines only in A, " (t.added) " only in B" }
+        p.muted { (t.removed) (if t.removed == 1 { " line" } else { " lines" }) " only in A, " (t.added) " only in B" }
     }
 }
 
@@ -484,6 +501,7 @@ fn binary_view(b: &BinaryDetail, budget: &Cell<usize>) -> Markup {
             (b.first_difference) " (0x" (format!("{:x}", b.first_difference)) ")"
         }
         table.sbs aria-label="hex window, A left, B right" {
+            (SBS_COLS)
             thead { tr { th.n { "" } th { "A @" (format!("{:08x}", b.window_offset)) } th.n { "" } th { "B @" (format!("{:08x}", b.window_offset)) } } }
             tbody { tr { td.n { "" } td.del { (side(&bytes_a, &bytes_b, "del")) } td.n { "" } td.ins { (side(&bytes_b, &bytes_a, "ins")) } } }
         }
