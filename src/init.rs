@@ -60,7 +60,12 @@ pub fn run(dir: &Path) -> Result<i32, Error> {
         );
         return Ok(EXIT_OK);
     }
-    let out_dir = dir.join("scenarios");
+    // Printed as `scenarios/...` rather than `./scenarios/...` for the default DIR.
+    let out_dir = if dir == Path::new(".") {
+        PathBuf::from("scenarios")
+    } else {
+        dir.join("scenarios")
+    };
     let existing: Vec<PathBuf> = starters
         .iter()
         .map(|s| out_dir.join(&s.file))

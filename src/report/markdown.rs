@@ -46,7 +46,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
         };
         let note = match (&sc.verdict, &sc.reason, sc.reproducible) {
             (Verdict::Skipped | Verdict::Error, Some(r), _) => inline(r),
-            (_, _, Some(true)) => format!("`{}`", inline(&hash_a(sc))),
+            (_, _, Some(true)) => code(&hash_a(sc)),
             (_, _, Some(false)) => "builds differ".into(),
             (_, Some(r), _) => inline(r),
             _ => String::new(),
@@ -177,6 +177,16 @@ fn inline(s: &str) -> String {
         }
     }
     out
+}
+
+/// A code span; backslashes are literal inside one, so text that could
+/// end it or the table cell is written as escaped plain text instead.
+fn code(s: &str) -> String {
+    if s.is_empty() || s.contains(['`', '|', '\n', '\r', '<', '&']) {
+        inline(s)
+    } else {
+        format!("`{s}`")
+    }
 }
 
 /// Text inside raw HTML (a `<summary>`).
