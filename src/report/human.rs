@@ -7,10 +7,10 @@ use std::io::Write;
 
 /// Most lines of detail shown under one difference; `--format json` has
 /// the whole (itself capped) detail.
-const MAX_DETAIL_LINES: usize = 40;
+pub(crate) const MAX_DETAIL_LINES: usize = 40;
 /// Differences of one scenario shown with their detail; the rest are
 /// listed by path and kind only, so one broken build cannot bury the report.
-const MAX_DETAILED: usize = 20;
+pub(crate) const MAX_DETAILED: usize = 20;
 
 /// Write the human report.
 pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
@@ -72,7 +72,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
     }
 }
 
-fn hash_a(s: &ScenarioReport) -> String {
+pub(crate) fn hash_a(s: &ScenarioReport) -> String {
     s.builds
         .as_ref()
         .and_then(|b| b.a.hash.clone())
@@ -223,7 +223,7 @@ fn snake(v: &impl serde::Serialize) -> String {
 
 /// The lines of a detail, each prefixed by `pad`: hints first (the likely
 /// cause matters most and must survive the line cap), then the change.
-fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
+pub(crate) fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
     for h in &d.hints {
         out.push(format!("{pad}hint: {h}"));
     }

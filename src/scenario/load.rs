@@ -358,6 +358,7 @@ fn example(path: &[Seg]) -> Option<&'static str> {
         ["name"] => "`name: hello`",
         ["timeout"] => "`timeout: 600` (seconds per build)",
         ["network"] => "`network: false`",
+        ["src"] => "`src: ..` (a directory relative to the scenario file)",
         ["source_date_epoch"] => "`source_date_epoch: 315532800`",
         ["path"] => "`path: [\"$out/bin\"]`",
         ["vary"] => "`vary: [hostname, umask]`",

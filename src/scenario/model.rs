@@ -20,7 +20,8 @@ pub struct Scenario {
     pub description: Option<String>,
     /// The scenario file, as given or found (not canonicalised).
     pub file: PathBuf,
-    /// Absolute path of the directory holding the file; mounted as `$src`.
+    /// Absolute path of the directory mounted as `$src`: the one holding
+    /// the file, or the scenario's `src:` (e.g. `..`, the project root).
     pub dir: PathBuf,
     pub provider: Provider,
     /// Absolute path of `$out` inside both sandboxes.

@@ -31,6 +31,8 @@ pub(crate) struct RawScenario {
     pub provider: Option<String>,
     /// `out:`, absolute path of `$out`.
     pub out: Option<String>,
+    /// `src:`, the directory visible as `$src`, relative to the file.
+    pub src: Option<String>,
     /// `build:`, the shell provider's script.
     pub build: Option<String>,
     /// `path:`, PATH entries before `$out` expansion.
@@ -906,6 +908,7 @@ mod tests {
                         "description",
                         "provider",
                         "out",
+                        "src",
                         "build",
                         "path",
                         "timeout",

@@ -576,7 +576,7 @@ fn parse_and_semantic_problems_of_one_file_come_sorted_by_position() {
     assert_eq!(
         errors("name: x\nbuild: b\njunk: 1\nvary: [umsk]\nout: rel\nexpect:\n  junk: 2\n"),
         vec![
-            "[ROOT]/s.yaml:3:1: unknown key `junk`; known keys: name, description, provider, out, build, path, timeout, network, host_paths, source_date_epoch, vary, expect, nix",
+            "[ROOT]/s.yaml:3:1: unknown key `junk`; known keys: name, description, provider, out, src, build, path, timeout, network, host_paths, source_date_epoch, vary, expect, nix",
             "[ROOT]/s.yaml:4:8: unknown variation `umsk`; did you mean `umask`?",
             "[ROOT]/s.yaml:5:6: `out` must be an absolute path (the same in both sandboxes), found `rel`; e.g. `/envtwin/out`",
             "[ROOT]/s.yaml:7:3: unknown key `junk` in `expect`; known keys: reproducible, hash, which, missing, path_contains, path_excludes, run",
@@ -697,4 +697,30 @@ fn a_file_full_of_problems_is_capped_and_locates_only_what_it_shows() {
 fn no_paths_means_no_scenarios() {
     assert_eq!(load(&[]), Ok(Vec::new()));
     assert_eq!(find_files(&[]), Ok(Vec::new()));
+}
+
+#[test]
+fn src_names_the_directory_shown_as_src() {
+    let dir = Dir::new();
+    dir.write("shell.nix", "{}\n");
+    dir.write(
+        "scenarios/up.yaml",
+        "name: up\nsrc: ..\nprovider: nix\nnix:\n  file: ../shell.nix\n",
+    );
+    let scenarios = load(&[dir.root().join("scenarios")]).expect("valid");
+    assert_eq!(scenarios[0].dir, dir.root().canonicalize().expect("canon"));
+
+    let bad = Dir::new();
+    bad.write("a.yaml", "name: a\nbuild: b\nsrc: nowhere\n");
+    bad.write("b.yaml", "name: b\nbuild: b\nsrc: b.yaml\n");
+    let errs = bad.errors();
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(
+        errs[0].starts_with("[ROOT]/a.yaml:3:6: `src` `nowhere` does not exist"),
+        "{errs:?}"
+    );
+    assert!(
+        errs[1].starts_with("[ROOT]/b.yaml:3:6: `src` `b.yaml` is [ROOT]/b.yaml, not a directory"),
+        "{errs:?}"
+    );
 }

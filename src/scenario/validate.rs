@@ -198,6 +198,26 @@ pub(crate) fn validate(
     };
 
     let path = check_path(&mut c, raw.path, &out);
+    let src = match raw.src.as_deref() {
+        None => dir.to_path_buf(),
+        Some(rel) => match resolve(dir, rel, "`src`") {
+            Ok(path) if path.is_dir() => path,
+            Ok(path) => {
+                c.value(
+                    &p(&["src"]),
+                    format!(
+                        "`src` `{rel}` is {}, not a directory; name the directory to show as $src, e.g. `src: ..`",
+                        path.display()
+                    ),
+                );
+                dir.to_path_buf()
+            }
+            Err(message) => {
+                c.value(&p(&["src"]), message);
+                dir.to_path_buf()
+            }
+        },
+    };
 
     let timeout = match raw.timeout {
         None => DEFAULT_TIMEOUT_SECS,
@@ -234,7 +254,7 @@ pub(crate) fn validate(
                 name,
                 description: raw.description,
                 file: file.to_path_buf(),
-                dir: dir.to_path_buf(),
+                dir: src,
                 provider,
                 out,
                 build,

@@ -21,7 +21,7 @@ pub use hash::{hash_pair, hash_path, nar_sha256, nix32, sri};
 pub use manifest::{Entry, EntryKind, Manifest, escape_name, file_sha256, manifest};
 pub use nar::write_nar;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Errors reading a tree.
@@ -73,7 +73,7 @@ pub struct TreeHash {
 }
 
 /// What kind of difference a path shows between tree A and tree B.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiffKind {
     /// Regular file on both sides, contents differ (the executable bit may
@@ -108,7 +108,7 @@ impl DiffKind {
 
 /// One differing path, relative to the tree roots ("" is the root itself),
 /// keyed as in a [`Manifest`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Difference {
     pub path: String,
     pub kind: DiffKind,
