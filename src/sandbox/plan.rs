@@ -236,7 +236,8 @@ pub struct PlanInput<'a> {
     pub out: &'a str,
     pub src: &'a Path,
     pub network: bool,
-    pub source_date_epoch: i64,
+    /// `None`: SOURCE_DATE_EPOCH is not set at all.
+    pub source_date_epoch: Option<i64>,
     pub command: &'a BuildCommand,
 }
 
@@ -283,15 +284,16 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
         ("HOME".into(), s.home.clone()),
         ("LANG".into(), s.lang.clone()),
         ("PATH".into(), s.path()),
-        (
-            "SOURCE_DATE_EPOCH".into(),
-            input.source_date_epoch.to_string(),
-        ),
+    ];
+    if let Some(sde) = input.source_date_epoch {
+        env.push(("SOURCE_DATE_EPOCH".into(), sde.to_string()));
+    }
+    env.extend([
         ("TMPDIR".into(), "/tmp".into()),
         ("TZ".into(), s.tz.clone()),
         ("out".into(), input.out.to_string()),
         ("src".into(), SRC_MOUNT.to_string()),
-    ];
+    ]);
     env.extend(input.command.env.iter().cloned());
     if s.faketime {
         env.push(("LD_PRELOAD".into(), LIBFAKETIME.into()));

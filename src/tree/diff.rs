@@ -119,6 +119,7 @@ pub fn diff_manifests(a: &Manifest, b: &Manifest) -> Vec<Difference> {
             b: eb.map(|e| describe(e, key, b)),
             culprits: Vec::new(),
             inherent: false,
+            members: Vec::new(),
             detail: None,
         });
     }

@@ -12,4 +12,5 @@ mod nix;
 mod snapshots;
 mod support;
 mod tools;
+mod truthful;
 mod variations;

@@ -206,6 +206,16 @@ pub fn explain_name(key: &str, in_a: bool, ctx: &Context) -> Option<Detail> {
     hints_only(h)
 }
 
+/// Hints for two octal modes (`0644`, `0664`) of the same path, if they
+/// differ the way umasks make them.
+pub fn explain_modes(a: Option<&str>, b: Option<&str>) -> Option<Detail> {
+    let parse = |m: Option<&str>| m.and_then(|m| u32::from_str_radix(m, 8).ok());
+    let (ma, mb) = (parse(a)?, parse(b)?);
+    let mut h = hints::Hints::default();
+    h.mode_pair(ma, mb, a?, b?);
+    hints_only(h)
+}
+
 fn hints_only(h: hints::Hints) -> Option<Detail> {
     let hints = h.into_vec();
     (!hints.is_empty()).then_some(Detail {
@@ -238,6 +248,7 @@ pub fn explain_differences(diffs: &mut [Difference], root_a: &Path, root_b: &Pat
             DiffKind::SymlinkTarget => explain_symlinks(&pa, &pb, &ctx),
             DiffKind::OnlyInA => explain_name(&d.path, true, &ctx),
             DiffKind::OnlyInB => explain_name(&d.path, false, &ctx),
+            DiffKind::Mode => explain_modes(d.a.as_deref(), d.b.as_deref()),
             DiffKind::Type | DiffKind::Executable => None,
         };
     });
@@ -245,7 +256,7 @@ pub fn explain_differences(diffs: &mut [Difference], root_a: &Path, root_b: &Pat
 
 /// The host path of manifest key `key` under `root`: keys escape bytes that
 /// are not UTF-8 as `\xNN` and a backslash as `\\` (see `escape_name`).
-fn key_path(root: &Path, key: &str) -> PathBuf {
+pub fn key_path(root: &Path, key: &str) -> PathBuf {
     if key.is_empty() {
         return root.to_path_buf();
     }
