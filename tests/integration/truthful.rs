@@ -206,3 +206,194 @@ fn a_recipe_that_hangs_under_libfaketime_names_time_with_the_known_hint() {
     assert_eq!(s["search"]["builds"], json!(1 + 3 - skipped), "{s:#}");
     assert!(s["search"]["duration_ms"].as_u64().unwrap() >= 3000);
 }
+
+/// A zip whose members take their modes from the umask, plus one member of
+/// random bytes; dates pinned so only those two causes remain.
+const UMASK_ZIP: &str = r#"name: wheel-like
+vary: [hostname, umask, locale]
+build: |
+  mkdir -p "$out" pkg
+  for f in a b c; do echo "module $f" > "pkg/$f.py"; done
+  head -c 16 /dev/urandom > pkg/RECORD
+  touch -d @315532800 pkg/*
+  python3 -c 'import sys, zipfile
+  with zipfile.ZipFile(sys.argv[1], "w") as z:
+      for n in ["a.py", "b.py", "c.py", "RECORD"]:
+          z.write("pkg/" + n, n)
+  ' "$out/pkg.whl"
+"#;
+
+#[test]
+fn an_inherent_member_does_not_hide_the_umask_in_the_other_members() {
+    let p = Project::new();
+    p.file("s.yaml", UMASK_ZIP);
+    let (code, report) = p.run_json(&["s.yaml"]);
+    assert_eq!(code, 1);
+    let s = scenario(&report, "wheel-like");
+    assert_eq!(s["culprits"], json!(["umask"]), "{s:#}");
+    assert_eq!(s["inherent"], true);
+    let d = &s["differences"][0];
+    assert_eq!(d["path"], "pkg.whl");
+    assert_eq!(d["culprits"], json!(["umask"]));
+    assert_eq!(d["inherent"], true);
+    let members: Vec<(String, String, serde_json::Value, bool)> = d["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["member"].as_str().unwrap().to_string(),
+                m["change"].as_str().unwrap().to_string(),
+                m["culprits"].clone(),
+                m["inherent"] == true,
+            )
+        })
+        .collect();
+    let umask = json!(["umask"]);
+    assert_eq!(
+        members,
+        vec![
+            (
+                "pkg.whl!a.py".into(),
+                "permissions".into(),
+                umask.clone(),
+                false
+            ),
+            (
+                "pkg.whl!b.py".into(),
+                "permissions".into(),
+                umask.clone(),
+                false
+            ),
+            (
+                "pkg.whl!c.py".into(),
+                "permissions".into(),
+                umask.clone(),
+                false
+            ),
+            (
+                "pkg.whl!RECORD".into(),
+                "content".into(),
+                serde_json::Value::Null,
+                true
+            ),
+            ("pkg.whl!RECORD".into(), "permissions".into(), umask, false),
+        ],
+        "{d:#}"
+    );
+    let out = p.cmd(&["run", "s.yaml"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "    pkg.whl: content (caused by umask; some of it differs with no variation)\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("      members with no variation: pkg.whl!RECORD (content)\n"),
+        "{text}"
+    );
+}
+
+const UMASK_TREE: &str = "name: modes\nvary: [hostname, umask]\nbuild: |\n  mkdir -p \"$out/lib\"\n  echo x > \"$out/lib/x\"\n";
+
+#[test]
+fn strict_compares_mode_bits_and_nar_notes_them() {
+    let p = Project::new();
+    p.file("nar.yaml", UMASK_TREE);
+    p.file(
+        "strict.yaml",
+        &UMASK_TREE.replace("name: modes\n", "name: modes-strict\ncompare: strict\n"),
+    );
+    let (code, report) = p.run_json(&["nar.yaml", "strict.yaml"]);
+    assert_eq!(code, 1);
+    let nar = scenario(&report, "modes");
+    assert_eq!(nar["verdict"], "pass");
+    assert_eq!(nar["differences"], json!([]));
+    let note = nar["notes"][0].as_str().unwrap();
+    assert!(
+        note.starts_with("2 paths differ in mode bits only (e.g. lib: 0755 in A, 0775 in B); the NAR hash ignores them"),
+        "{note}"
+    );
+    let strict = scenario(&report, "modes-strict");
+    assert_eq!(strict["verdict"], "fail");
+    assert_eq!(strict["reproducible"], false);
+    assert_eq!(strict["culprits"], json!(["umask"]));
+    let rows: Vec<(String, String, String, String, serde_json::Value)> = strict["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap().into(),
+                d["kind"].as_str().unwrap().into(),
+                d["a"].as_str().unwrap().into(),
+                d["b"].as_str().unwrap().into(),
+                d["culprits"].clone(),
+            )
+        })
+        .collect();
+    let u = || json!(["umask"]);
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "lib".into(),
+                "mode".into(),
+                "0755".into(),
+                "0775".into(),
+                u()
+            ),
+            (
+                "lib/x".into(),
+                "mode".into(),
+                "0644".into(),
+                "0664".into(),
+                u()
+            ),
+        ]
+    );
+    assert!(
+        strict["differences"][1]["detail"]["hints"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("looks like the umask (0644 in A, 0664 in B")
+    );
+    let check = strict["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "reproducible")
+        .unwrap();
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap()
+            .contains("the mode bits differ (compare: strict)"),
+        "{check}"
+    );
+}
+
+#[test]
+fn a_binary_with_the_build_path_far_from_its_first_difference_names_it() {
+    let p = Project::new();
+    // Byte 4 holds the length of the build path, the path itself sits 5 KB on.
+    p.file(
+        "s.yaml",
+        "name: native\nvary: [build_path]\nbuild: |\n  mkdir -p \"$out/bin\"\n  here=$(pwd)\n  { printf '\\177ELF'; printf \"\\\\$(printf %o ${#here})\"; head -c 5000 /dev/zero; printf '%s\\0' \"$here\"; } > \"$out/bin/app\"\n",
+    );
+    let (code, report) = p.run_json(&["s.yaml"]);
+    assert_eq!(code, 1);
+    let d = &scenario(&report, "native")["differences"][0];
+    assert_eq!(d["detail"]["first_difference"], 4, "{d:#}");
+    let hints: Vec<&str> = d["detail"]["hints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert!(
+        hints.contains(&"the build path explains it: /envtwin/build at offset 5005 in A, /envtwin/build-b-variant-path at offset 5005 in B"),
+        "{hints:?}"
+    );
+}

@@ -384,7 +384,18 @@ fn try_explain(
         a.load().map_err(|e| a.describe_err(&e))?,
         b.load().map_err(|e| b.describe_err(&e))?,
     );
-    Ok(plain(&ca, &cb, note, ctx))
+    let mut d = plain(&ca, &cb, note, ctx);
+    if let Body::Binary(bin) = &d.body {
+        let mut h = hints::Hints::default();
+        binary::pyc_header(name, bin, &ca, &cb, &mut h);
+        binary::telltale_offsets(&ca, &cb, ctx, &mut h);
+        // The whole-file findings name the cause; they go first.
+        let mut found = h.into_vec();
+        found.retain(|x| !d.hints.contains(x));
+        found.append(&mut d.hints);
+        d.hints = found;
+    }
+    Ok(d)
 }
 
 /// Text or binary explanation of two contents in memory.
