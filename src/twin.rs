@@ -160,6 +160,20 @@ fn build_in(
     opts: &TwinOptions,
     dir: PathBuf,
 ) -> Result<TwinOutcome, String> {
+    // The `time` variation preloads the time-shift shim: every build of
+    // the scenario may bind it (only a build varying time loads it).
+    let with_shim;
+    let command = if selected_variations(s, opts).contains(&Variation::Time) {
+        let shim = crate::timeshift::install(&dir)
+            .map_err(|e| format!("cannot write the time-shift shim: {e}"))?;
+        let mut c = command.clone();
+        c.readonly_binds
+            .push((shim, crate::timeshift::MOUNT.to_string()));
+        with_shim = c;
+        &with_shim
+    } else {
+        command
+    };
     let input = plan::PlanInput {
         out: &s.out,
         src: &s.dir,

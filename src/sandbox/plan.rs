@@ -296,10 +296,25 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
     ]);
     env.extend(input.command.env.iter().cloned());
     if s.faketime {
-        env.push(("LD_PRELOAD".into(), LIBFAKETIME.into()));
+        // The time-shift shim first, so its stat family wins: file times
+        // move as far as the clock (libfaketime's own stat faking is off,
+        // or times would move twice). See `crate::timeshift`.
+        env.push((
+            "LD_PRELOAD".into(),
+            format!("{}:{LIBFAKETIME}", crate::timeshift::MOUNT),
+        ));
         env.push(("FAKETIME".into(), format!("+{FAKETIME_DAYS}d")));
         // Keep timeouts and sleeps working: only the wall clock moves.
         env.push(("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()));
+        env.push(("NO_FAKE_STAT".into(), "1".into()));
+        env.push((
+            crate::timeshift::SHIFT_VAR.into(),
+            (FAKETIME_DAYS * 86_400).to_string(),
+        ));
+        env.push((
+            crate::timeshift::SINCE_VAR.into(),
+            crate::timeshift::since_now(),
+        ));
     }
     if s.env_shuffled {
         env.reverse();

@@ -397,3 +397,86 @@ fn a_binary_with_the_build_path_far_from_its_first_difference_names_it() {
         "{hints:?}"
     );
 }
+
+/// Writes a source file during the build, then compiles it the way pip
+/// does: the `.pyc` header records the source's mtime (without
+/// SOURCE_DATE_EPOCH), and `stat` prints it too. Builds A and B run at the
+/// same moment, so only the `time` variation can tell them apart.
+const PYC_STAMP: &str = r#"name: pyc
+source_date_epoch: null
+vary: [time]
+build: |
+  mkdir -p "$out"
+  echo 'x = 1' > m.py
+  python3 -m py_compile m.py
+  cp __pycache__/*.pyc "$out/m.pyc"
+  stat -c %Y m.py > "$out/mtime"
+"#;
+
+fn faketime_installed() -> bool {
+    let ok = std::path::Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1").exists();
+    if !ok {
+        eprintln!("skipping: libfaketime not installed");
+    }
+    ok
+}
+
+#[test]
+fn source_mtimes_stamped_into_output_are_caught_every_time() {
+    if !faketime_installed() {
+        return;
+    }
+    let p = Project::new();
+    p.file("s.yaml", PYC_STAMP);
+    let mut caught = 0;
+    for _ in 0..20 {
+        let (code, report) = p.run_json(&["--no-explain", "s.yaml"]);
+        let paths: Vec<&str> = scenario(&report, "pyc")["differences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["path"].as_str().unwrap())
+            .collect();
+        if code == 1 && paths == ["m.pyc", "mtime"] {
+            caught += 1;
+        }
+    }
+    assert_eq!(caught, 20, "caught {caught} runs of 20");
+    // Explained: the culprit is time, and the header is named.
+    let (_, report) = p.run_json(&["s.yaml"]);
+    let s = scenario(&report, "pyc");
+    assert_eq!(s["culprits"], json!(["time"]), "{s:#}");
+    // py_compile honours SOURCE_DATE_EPOCH, `stat` does not.
+    assert_eq!(s["reproducible_with_sde"], false);
+    assert!(
+        s["differences"][0]["detail"]["hints"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("looks like a .pyc header (source mtime)"),
+        "{s:#}"
+    );
+}
+
+#[test]
+fn the_time_variation_leaves_sources_and_pinned_times_alone() {
+    if !faketime_installed() {
+        return;
+    }
+    let p = Project::new();
+    // Sources predate the run, as a checkout does.
+    let input = p.file("input.txt", "shipped\n");
+    let old = std::process::Command::new("touch")
+        .args(["-d", "2020-01-01"])
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(old.success());
+    // Archives the shipped source with its own mtime, and a file pinned to
+    // SOURCE_DATE_EPOCH: both reproducible, so `time` must not flag them.
+    p.file(
+        "s.yaml",
+        "name: pinned\nvary: [time]\nbuild: |\n  mkdir -p \"$out\"\n  stat -c %Y \"$src/input.txt\" > \"$out/src-mtime\"\n  echo x > made\n  touch -d \"@$SOURCE_DATE_EPOCH\" made\n  stat -c %Y made > \"$out/pinned-mtime\"\n",
+    );
+    let (code, report) = p.run_json(&["s.yaml"]);
+    assert_eq!(code, 0, "{report:#}");
+}
