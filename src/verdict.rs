@@ -100,11 +100,15 @@ fn mode_note(s: &Scenario, t: &TwinOutcome) -> Option<String> {
     let first = t.mode_differences.first()?;
     let n = t.mode_differences.len();
     Some(format!(
-        "{n} path{} differ{} in mode bits only (e.g. {}: {} in A, {} in B); the NAR hash ignores them, \
+        "{n} path{} differ{} in mode bits (e.g. {}: {} in A, {} in B); the NAR hash ignores modes, \
          so a tarball or image of the two trees would still differ; `compare: strict` checks them",
         if n == 1 { "" } else { "s" },
         if n == 1 { "s" } else { "" },
-        if first.path.is_empty() { "." } else { &first.path },
+        if first.path.is_empty() {
+            "."
+        } else {
+            &first.path
+        },
         first.a.as_deref().unwrap_or("?"),
         first.b.as_deref().unwrap_or("?"),
     ))

@@ -312,7 +312,7 @@ fn strict_compares_mode_bits_and_nar_notes_them() {
     assert_eq!(nar["differences"], json!([]));
     let note = nar["notes"][0].as_str().unwrap();
     assert!(
-        note.starts_with("2 paths differ in mode bits only (e.g. lib: 0755 in A, 0775 in B); the NAR hash ignores them"),
+        note.starts_with("2 paths differ in mode bits (e.g. lib: 0755 in A, 0775 in B); the NAR hash ignores modes"),
         "{note}"
     );
     let strict = scenario(&report, "modes-strict");
@@ -479,4 +479,20 @@ fn the_time_variation_leaves_sources_and_pinned_times_alone() {
     );
     let (code, report) = p.run_json(&["s.yaml"]);
     assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn which_results_outside_the_environment_are_marked_in_the_human_report() {
+    let p = Project::new();
+    p.file(
+        "s.yaml",
+        "name: leaks-host\nvary: [hostname]\npath: [\"$out/bin\", /usr/bin]\nbuild: |\n  mkdir -p \"$out/bin\"\nexpect:\n  which:\n    env: \"*\"\n",
+    );
+    let out = p.cmd(&["run", "s.yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  note: `env` resolves to /usr/bin/env, outside the environment\n"),
+        "{text}"
+    );
 }
