@@ -374,6 +374,7 @@ fn try_explain(
         let mut d = binary::streamed(a, b).map_err(|e| e.to_string())?;
         d.note = note.or_else(|| Some("too large for a line diff".into()));
         let mut h = hints::Hints::default();
+        binary::telltale_offsets_streamed(a, b, ctx, &mut h);
         binary::hints_streamed(&d, a, b, ctx, &mut h);
         return Ok(Detail {
             body: Body::Binary(d),

@@ -730,3 +730,23 @@ fn a_binary_names_the_build_path_wherever_it_sits() {
     super::binary::telltale_offsets(&a, &a, &ctx, &mut h);
     assert!(h.into_vec().is_empty());
 }
+
+#[test]
+fn a_large_binary_is_searched_in_blocks_across_their_edges() {
+    let ctx = Context::sandbox();
+    let (pa, pb) = ("/envtwin/build", "/envtwin/build-b-variant-path");
+    // The paths straddle the 64 KiB block edge of the streamed search.
+    let at = (64 << 10) - 5;
+    let mut a = vec![0u8; (TEXT_LIMIT + 10) as usize];
+    let mut b = a.clone();
+    a[0] = 1;
+    a[at..at + pa.len()].copy_from_slice(pa.as_bytes());
+    b[at..at + pb.len()].copy_from_slice(pb.as_bytes());
+    let d = explain_bytes("big", &a, &b);
+    assert_eq!(
+        d.hints[0],
+        format!(
+            "the build path explains it: /envtwin/build at offset {at} in A, /envtwin/build-b-variant-path at offset {at} in B"
+        )
+    );
+}
