@@ -733,7 +733,6 @@ fn a_binary_names_the_build_path_wherever_it_sits() {
 
 #[test]
 fn a_large_binary_is_searched_in_blocks_across_their_edges() {
-    let ctx = Context::sandbox();
     let (pa, pb) = ("/envtwin/build", "/envtwin/build-b-variant-path");
     // The paths straddle the 64 KiB block edge of the streamed search.
     let at = (64 << 10) - 5;
