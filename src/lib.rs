@@ -16,6 +16,7 @@ pub mod report;
 pub mod sandbox;
 pub mod scenario;
 pub mod snapshot;
+pub mod timeshift;
 pub mod tree;
 pub mod twin;
 pub mod verdict;

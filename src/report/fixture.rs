@@ -49,6 +49,7 @@ fn build(hash: &str, varied: bool) -> BuildReport {
         .into(),
         run: Vec::new(),
         variations,
+        source_date_epoch: Some(315_532_800),
         stderr_tail: String::new(),
         duration_ms: 70,
     }
@@ -62,6 +63,7 @@ fn text_difference() -> Difference {
         b: Some("regular, 38 bytes, sha256 b2448e3b2fb7…".into()),
         culprits: vec!["hostname".into(), "umask".into()],
         inherent: false,
+        members: Vec::new(),
         detail: Some(Detail {
             body: Body::Text(TextDetail {
                 diff: "@@ -1,3 +1,3 @@\n-built on envtwin-a\n-umask 0022\n+built on envtwin-b-variant\n+umask 0002\n same <line>\n".into(),
@@ -83,6 +85,7 @@ fn binary_difference() -> Difference {
         b: Some("regular, 16 bytes".into()),
         culprits: Vec::new(),
         inherent: true,
+        members: Vec::new(),
         detail: Some(Detail {
             body: Body::Binary(BinaryDetail {
                 size_a: 16,
@@ -106,6 +109,7 @@ fn archive_difference() -> Difference {
         b: None,
         culprits: vec!["time".into()],
         inherent: false,
+        members: Vec::new(),
         detail: Some(Detail {
             body: Body::Archive(ArchiveDetail {
                 archive: "zip".into(),

@@ -99,6 +99,19 @@ pub struct ScenarioReport {
     pub culprits: Option<Vec<String>>,
     /// Whether the builds differ even with no variation, if searched.
     pub inherent: Option<bool>,
+    /// Build A succeeded and build B failed: `culprits` are the variations
+    /// that alone make build B fail.
+    pub culprits_break_build: bool,
+    /// Known advice for the culprits, e.g. that libfaketime hangs rustc.
+    pub hints: Vec<String>,
+    /// SOURCE_DATE_EPOCH was unset and the builds differ: whether a pair
+    /// built with it set is identical (`true`: reproducible only with it).
+    pub reproducible_with_sde: Option<bool>,
+    /// What the culprit search cost, if one ran.
+    pub search: Option<crate::twin::SearchCost>,
+    /// Things worth knowing that fail nothing, e.g. mode bits that differ
+    /// under `compare: nar`.
+    pub notes: Vec<String>,
     pub checks: Vec<Check>,
     /// Selected variations not available on this machine: name -> reason.
     pub unavailable_variations: BTreeMap<String, String>,
@@ -127,6 +140,11 @@ impl ScenarioReport {
             differences: Vec::new(),
             culprits: None,
             inherent: None,
+            culprits_break_build: false,
+            hints: Vec::new(),
+            reproducible_with_sde: None,
+            search: None,
+            notes: Vec::new(),
             checks: Vec::new(),
             unavailable_variations: BTreeMap::new(),
             kept: None,
@@ -166,6 +184,8 @@ pub struct BuildReport {
     pub run: Vec<RunResult>,
     /// Variation name -> value used in this build.
     pub variations: BTreeMap<String, String>,
+    /// SOURCE_DATE_EPOCH this build had; null: not set.
+    pub source_date_epoch: Option<i64>,
     /// Last lines of the build's output.
     pub stderr_tail: String,
     pub duration_ms: u64,

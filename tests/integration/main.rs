@@ -14,4 +14,5 @@ mod reports;
 mod snapshots;
 mod support;
 mod tools;
+mod truthful;
 mod variations;

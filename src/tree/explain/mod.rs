@@ -243,6 +243,16 @@ pub fn explain_name(key: &str, in_a: bool, ctx: &Context) -> Option<Detail> {
     hints_only(h)
 }
 
+/// Hints for two octal modes (`0644`, `0664`) of the same path, if they
+/// differ the way umasks make them.
+pub fn explain_modes(a: Option<&str>, b: Option<&str>) -> Option<Detail> {
+    let parse = |m: Option<&str>| m.and_then(|m| u32::from_str_radix(m, 8).ok());
+    let (ma, mb) = (parse(a)?, parse(b)?);
+    let mut h = hints::Hints::default();
+    h.mode_pair(ma, mb, a?, b?);
+    hints_only(h)
+}
+
 fn hints_only(h: hints::Hints) -> Option<Detail> {
     let hints = h.into_vec();
     (!hints.is_empty()).then_some(Detail {
@@ -288,6 +298,7 @@ pub(crate) fn explain_known(
             DiffKind::SymlinkTarget => explain_symlinks(&pa, &pb, &ctx),
             DiffKind::OnlyInA => explain_name(&d.path, true, &ctx),
             DiffKind::OnlyInB => explain_name(&d.path, false, &ctx),
+            DiffKind::Mode => explain_modes(d.a.as_deref(), d.b.as_deref()),
             DiffKind::Type | DiffKind::Executable => None,
         };
     });
@@ -295,7 +306,7 @@ pub(crate) fn explain_known(
 
 /// The host path of manifest key `key` under `root`: keys escape bytes that
 /// are not UTF-8 as `\xNN` and a backslash as `\\` (see `escape_name`).
-fn key_path(root: &Path, key: &str) -> PathBuf {
+pub fn key_path(root: &Path, key: &str) -> PathBuf {
     if key.is_empty() {
         return root.to_path_buf();
     }
@@ -417,6 +428,7 @@ fn try_explain(
         let mut d = binary::streamed(a, b, first).map_err(|e| e.to_string())?;
         d.note = note.or_else(|| Some("too large for a line diff".into()));
         let mut h = hints::Hints::default();
+        binary::telltale_offsets_streamed(a, b, ctx, &mut h);
         binary::hints_streamed(&d, a, b, ctx, &mut h);
         return Ok(Detail {
             body: Body::Binary(d),
@@ -427,7 +439,18 @@ fn try_explain(
         a.load().map_err(|e| a.describe_err(&e))?,
         b.load().map_err(|e| b.describe_err(&e))?,
     );
-    Ok(plain(&ca, &cb, note, ctx))
+    let mut d = plain(&ca, &cb, note, ctx);
+    if let Body::Binary(bin) = &d.body {
+        let mut h = hints::Hints::default();
+        binary::pyc_header(name, bin, &ca, &cb, &mut h);
+        binary::telltale_offsets(&ca, &cb, ctx, &mut h);
+        // The whole-file findings name the cause; they go first.
+        let mut found = h.into_vec();
+        found.retain(|x| !d.hints.contains(x));
+        found.append(&mut d.hints);
+        d.hints = found;
+    }
+    Ok(d)
 }
 
 /// Text or binary explanation of two contents in memory.
