@@ -2,7 +2,7 @@
 //! honesty, a failing build B explained, culprits per archive member,
 //! strict mode comparison, binary hints and time-dependent output.
 
-use crate::support::{Project, scenario};
+use crate::support::{Project, require_tool, scenario};
 use serde_json::json;
 
 #[test]
@@ -181,8 +181,7 @@ const HANGS_UNDER_FAKETIME: &str = "name: clock-bound\ntimeout: 3\nvary: [time, 
 
 #[test]
 fn a_recipe_that_hangs_under_libfaketime_names_time_with_the_known_hint() {
-    if !std::path::Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1").exists() {
-        eprintln!("skipping: libfaketime not installed");
+    if !faketime_installed() {
         return;
     }
     let p = Project::new();
@@ -416,11 +415,9 @@ build: |
 "#;
 
 fn faketime_installed() -> bool {
-    let ok = std::path::Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1").exists();
-    if !ok {
-        eprintln!("skipping: libfaketime not installed");
-    }
-    ok
+    // The `faketime` command and the library come in one package.
+    require_tool("faketime")
+        && std::path::Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1").exists()
 }
 
 #[test]
