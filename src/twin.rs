@@ -501,7 +501,9 @@ fn likely_first(
 /// when `time` is applied, a second control ([`Trial::Twin`]) starts
 /// together with the first. What both change from A alike is the clock's
 /// doing, blamed on `time` (if the time trial changes it too) and on no
-/// other variation; what they change differently is inherent.
+/// other variation; what they change differently is inherent. A clock read
+/// a second or more into the build may still tick between the two
+/// controls; that difference then counts as inherent, as before.
 fn find_culprits(
     search: &Search<'_>,
     ctl: &Control<'_>,
@@ -769,7 +771,8 @@ fn breaking_hints(
 
 /// Run one trial of the search and see what it changed; its trees are
 /// removed before it returns. The two controls meet at `pair`, when given,
-/// so that their builds start together.
+/// so that their builds start together, at the turn of a second (which
+/// costs the search half a second on average).
 fn run_trial(
     search: &Search<'_>,
     ctl: &Control<'_>,
@@ -806,6 +809,15 @@ fn run_trial(
         _ => (&p.b, &p.values_b),
     };
     if let (Some(pair), Trial::Alone(None) | Trial::Twin) = (pair, trial) {
+        // Each sleeps to the next second and waits for the other, so both
+        // start just past one second's turn (the later, if they differ):
+        // what the clock writes early in a build lands in one second.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        std::thread::sleep(Duration::from_nanos(
+            1_000_000_000 - u64::from(now.subsec_nanos()),
+        ));
         pair.wait();
     }
     let b = one(spec, values, search.timeout, input.command.hash)?;
