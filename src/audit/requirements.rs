@@ -71,7 +71,7 @@ pub(crate) fn classify(spec: &str) -> Spec {
             .rsplit_once('@')
             .map(|(_, r)| r)
             .unwrap_or("");
-        return if url.contains('+') && is_full_commit(rev) {
+        return if is_vcs(url) && is_full_commit(rev) {
             Spec::Pinned
         } else {
             Spec::Unpinned
@@ -106,6 +106,19 @@ pub(crate) fn classify(spec: &str) -> Spec {
         !version.is_empty() && !version.ends_with(".*") && !version.starts_with('=')
     });
     if exact { Spec::Pinned } else { Spec::Unpinned }
+}
+
+/// Whether `spec` installs from a version-control URL (`git+https://...`,
+/// `git://...`, `hg+...`, `name @ git+...`): pinned by a full commit id,
+/// never by a hash.
+pub(crate) fn is_vcs(spec: &str) -> bool {
+    let url = match spec.split_once('@') {
+        Some((_, url)) if !spec[..spec.find('@').unwrap_or(0)].contains("://") => url.trim(),
+        _ => spec.trim(),
+    };
+    ["git+", "hg+", "svn+", "bzr+", "git://"]
+        .iter()
+        .any(|p| url.starts_with(p))
 }
 
 /// The distribution name of a specifier, for messages: `flask` of `flask>=3`.
@@ -195,7 +208,9 @@ fn requirement(spec: &str, hashed: bool, line: usize, column: usize, hits: &mut 
             ),
         ));
     }
-    if !hashed {
+    // A VCS requirement at a full commit is pinned by it; pip takes no
+    // hash for a checkout.
+    if !hashed && !is_vcs(&spec) {
         hits.push(Hit::new(
             line,
             column,
@@ -318,6 +333,23 @@ mod tests {
             assert_eq!(classify(local), Spec::Local, "{local}");
         }
         assert_eq!(classify("$PKG"), Spec::Unknown);
+    }
+
+    #[test]
+    fn vcs_lines_at_a_full_commit_need_no_hash() {
+        let c = "0123456789abcdef0123456789abcdef01234567";
+        let text = format!(
+            "git+https://x.org/a.git@{c}#egg=a\ngit://x.org/b.git@{c}#egg=b\n\
+             c @ git+https://x.org/c.git@{c}\ngit://x.org/d.git@v1.0#egg=d\n"
+        );
+        let hits: Vec<_> = audit(&text)
+            .hits
+            .iter()
+            .map(|h| (h.line, h.rule.id()))
+            .collect();
+        assert_eq!(hits, [(4, "requirements-unpinned")]);
+        assert!(is_vcs("git://x.org/d.git") && is_vcs("c @ hg+https://x.org/c"));
+        assert!(!is_vcs("https://x.org/r-1.0.tar.gz") && !is_vcs("flask==3.0.0"));
     }
 
     #[test]

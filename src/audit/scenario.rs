@@ -40,7 +40,10 @@ pub(crate) fn audit(s: &Scenario, display: &Path, text: &str) -> ScenarioAudit {
         Provider::Shell => {
             let start = locate_value(text, &["build"]).unwrap_or((1, 1));
             let map = BuildMap::new(text, start);
-            let audited = shell::audit(&s.build);
+            let ctx = shell::Context {
+                cargo_lock: has_cargo_lock(&s.dir),
+            };
+            let audited = shell::audit_with(&s.build, ctx);
             fetches.merge(audited.fetches);
             for located in audited.hits {
                 let (line, column) =
@@ -241,6 +244,39 @@ fn requirements_path(dir: &Path, written: &str) -> Option<PathBuf> {
         .or_else(|| (!written.starts_with(['/', '$', '~'])).then_some(written))?;
     let path = dir.join(rel).canonicalize().ok()?;
     (path.starts_with(dir) && path.is_file()).then_some(path)
+}
+
+/// Whether the scenario directory holds a `Cargo.lock`, at its top or up to
+/// two directories down (`$src/app/Cargo.lock`); hidden directories and
+/// `target/` are skipped, and the search is bounded.
+fn has_cargo_lock(dir: &Path) -> bool {
+    const MAX_ENTRIES: usize = 2_000;
+    let mut seen = 0;
+    let mut level = vec![dir.to_path_buf()];
+    for _ in 0..3 {
+        let mut next = Vec::new();
+        for d in level {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                seen += 1;
+                if seen > MAX_ENTRIES {
+                    return false;
+                }
+                let name = e.file_name();
+                if name == "Cargo.lock" {
+                    return true;
+                }
+                let hidden = name.to_string_lossy().starts_with('.') || name == "target";
+                if !hidden && e.file_type().is_ok_and(|t| t.is_dir()) {
+                    next.push(e.path());
+                }
+            }
+        }
+        level = next;
+    }
+    false
 }
 
 /// Maps positions in the `build:` script back to the YAML file.

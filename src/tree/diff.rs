@@ -1,92 +1,495 @@
-//! Comparing two trees (SPEC §5): equal NAR hashes mean identical; else the
-//! manifests are compared into typed [`Difference`]s, sorted by path.
+//! Comparing two trees (SPEC §5) into typed [`Difference`]s, sorted by path.
+//!
+//! [`diff_trees`] walks both trees in lockstep, one directory pair at a
+//! time, merging the two sorted listings and opening entries relative to
+//! the directories' descriptors. Equal entries leave nothing behind;
+//! subtrees and the files of a directory are spread over the rayon pool.
+//! Files are compared byte for byte, and hashed only when the report
+//! prints their hash: when two files first differ at offset k, the common
+//! prefix is hashed once and the two tails in parallel from a clone of
+//! that state.
 //!
 //! Under a path that exists on one side only, or whose type differs, only
 //! that path is listed, not each entry beneath it: the description of a
-//! directory says how many entries it holds.
+//! directory says how many entries it holds. [`diff_manifests`] gives the
+//! same list from two manifests.
 
-use super::hash::hash_pair;
-use super::manifest::{Compared, Entry, EntryKind, Manifest, compare_files, hash_file, skeleton};
+use super::manifest::{Entry, EntryKind, Manifest, escape_name};
 use super::nar::BLOCK;
+use super::walk::{self, At, Kind};
 use super::{DiffKind, Difference, TreeError};
 use rayon::prelude::*;
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::Path;
+use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// Directory levels walked with descriptors held; deeper directories
+/// are opened by whole path, so no tree can exhaust descriptors.
+const MAX_OPEN_DIRS: usize = 64;
+/// Files at least this large are compared in chunks of this size on
+/// several threads.
+const CHUNK: u64 = 4 << 20;
 
 /// The differences between trees `a` and `b`, explained; empty when
 /// identical.
 ///
-/// Both trees are hashed concurrently first; only when the hashes differ
-/// is the per-file work done. The result is
-/// `diff_manifests(&manifest(a)?, &manifest(b)?)`, computed more cheaply
-/// (files present on both sides are compared byte for byte and hashed only
-/// when they differ), with each difference's `detail` filled by
-/// [`explain_differences`](super::explain_differences).
+/// The result equals `diff_manifests(&manifest(a)?, &manifest(b)?)` with
+/// each difference's `detail` filled by
+/// [`explain_differences`](super::explain_differences), computed without
+/// hashing anything the report does not print.
 pub fn diff_trees(a: &Path, b: &Path) -> Result<Vec<Difference>, TreeError> {
-    let (ha, hb) = hash_pair(a, b);
-    if ha? == hb? {
-        return Ok(Vec::new());
+    let (ka, kb) = (walk::root_kind(a)?, walk::root_kind(b)?);
+    let mut found = Vec::new();
+    let (la, lb) = (Loc::root(a), Loc::root(b));
+    if (ka, kb) == (Kind::Directory, Kind::Directory) {
+        found = dirs(la, lb, "", 0)?;
+    } else {
+        entry(la, lb, Some(ka), Some(kb), String::new, 0, &mut found)?;
     }
-    diff_differing(a, b)
-}
-
-/// The per-file half of [`diff_trees`], for callers that already know the
-/// two trees' hashes differ (a twin build, a store path of a closure), so
-/// the trees are not hashed again.
-pub fn diff_differing(a: &Path, b: &Path) -> Result<Vec<Difference>, TreeError> {
-    let (sa, sb) = rayon::join(|| skeleton(a), || skeleton(b));
-    let ((mut ma, fa), (mut mb, fb)) = (sa?, sb?);
-    let in_b: HashMap<&str, &Path> = fb
-        .iter()
-        .map(|p| (p.key.as_str(), p.path.as_path()))
-        .collect();
-    let in_a: HashSet<&str> = fa.iter().map(|p| p.key.as_str()).collect();
-    let jobs: Vec<Job> = fa
-        .iter()
-        .map(|p| match in_b.get(p.key.as_str()) {
-            Some(pb) => Job::Both(&p.key, &p.path, pb),
-            None => Job::OnlyA(&p.key, &p.path),
-        })
-        .chain(
-            fb.iter()
-                .filter(|p| !in_a.contains(p.key.as_str()))
-                .map(|p| Job::OnlyB(&p.key, &p.path)),
-        )
-        .collect();
-    let done: Vec<(&str, Option<EntryKind>, Option<EntryKind>)> = jobs
-        .into_par_iter()
-        .map_init(
-            || (vec![0u8; BLOCK], vec![0u8; BLOCK]),
-            |bufs, job| -> Result<_, TreeError> {
-                Ok(match job {
-                    Job::Both(key, pa, pb) => match compare_files(pa, pb, bufs)? {
-                        Compared::Same(e) => (key, Some(e.clone()), Some(e)),
-                        Compared::Differ(x, y) => (key, Some(x), Some(y)),
-                    },
-                    Job::OnlyA(key, p) => (key, Some(hash_file(p, &mut bufs.0)?), None),
-                    Job::OnlyB(key, p) => (key, None, Some(hash_file(p, &mut bufs.0)?)),
-                })
-            },
-        )
-        .collect::<Result<_, _>>()?;
-    for (key, x, y) in done {
-        if let Some(kind) = x {
-            ma.insert(key.to_string(), Entry { kind });
-        }
-        if let Some(kind) = y {
-            mb.insert(key.to_string(), Entry { kind });
-        }
-    }
-    let mut out = diff_manifests(&ma, &mb);
-    super::explain::explain_differences(&mut out, a, b);
+    found.sort_unstable_by(|x, y| x.diff.path.cmp(&y.diff.path));
+    let first: Vec<Option<u64>> = found.iter().map(|f| f.first).collect();
+    let mut out: Vec<Difference> = found.into_iter().map(|f| f.diff).collect();
+    super::explain::explain_known(&mut out, a, b, &first);
     Ok(out)
 }
 
-/// Per-file work once the hashes differ: regular files by key.
-enum Job<'p> {
-    Both(&'p str, &'p Path, &'p Path),
-    OnlyA(&'p str, &'p Path),
-    OnlyB(&'p str, &'p Path),
+/// [`diff_trees`], for callers that already know the two trees' hashes
+/// differ (a twin build, a store path of a closure). Kept as its own name
+/// because the diff no longer hashes the trees first: both are the same.
+pub fn diff_differing(a: &Path, b: &Path) -> Result<Vec<Difference>, TreeError> {
+    diff_trees(a, b)
+}
+
+/// A difference found by the walk, with the first differing byte of a
+/// content difference for the explanation.
+struct Found {
+    diff: Difference,
+    first: Option<u64>,
+}
+
+/// An entry of a tree: a name in an open directory, or a whole path (the
+/// root, or beneath [`MAX_OPEN_DIRS`]). The full path is built only for
+/// errors and for directories.
+#[derive(Clone, Copy)]
+struct Loc<'a> {
+    at: Option<(RawFd, &'a OsStr)>,
+    /// The parent directory's path, or the entry's own when `at` is None.
+    path: &'a Path,
+}
+
+impl<'a> Loc<'a> {
+    fn root(path: &'a Path) -> Self {
+        Loc { at: None, path }
+    }
+
+    fn full(&self) -> PathBuf {
+        match self.at {
+            Some((_, name)) => self.path.join(name),
+            None => self.path.to_path_buf(),
+        }
+    }
+
+    fn err(&self, source: std::io::Error) -> TreeError {
+        walk::io_err(&self.full(), source)
+    }
+
+    /// Executable bit and size of a regular file.
+    fn stat(&self) -> Result<(bool, u64), TreeError> {
+        match self.at {
+            Some((fd, name)) => walk::stat_file_at(fd, name, self.path),
+            None => {
+                let open = walk::open_regular(self.path)?;
+                Ok((open.executable, open.size))
+            }
+        }
+    }
+
+    fn open(&self) -> Result<File, TreeError> {
+        match self.at {
+            Some((fd, name)) => walk::open_file_at(fd, name, self.path),
+            None => Ok(walk::open_regular(self.path)?.file),
+        }
+    }
+
+    /// Executable bit, size, and the file opened if it has data (an
+    /// empty file is never opened), guessing as [`walk::OpenGuess`] does
+    /// from the last file this thread saw.
+    fn open_guessed(&self) -> Result<(Option<File>, bool, u64), TreeError> {
+        match self.at {
+            Some((fd, name)) => GUESS.with(|g| {
+                let mut guess = walk::OpenGuess { data: g.get() };
+                let out = guess.open(fd, name, self.path);
+                g.set(guess.data);
+                out
+            }),
+            None => {
+                let open = walk::open_regular(self.path)?;
+                Ok((Some(open.file), open.executable, open.size))
+            }
+        }
+    }
+
+    fn read_link(&self) -> Result<Vec<u8>, TreeError> {
+        let full = self.full();
+        walk::read_link_at(At {
+            parent: self.at,
+            path: &full,
+        })
+    }
+}
+
+thread_local! {
+    /// Whether the last regular file this thread opened held data.
+    static GUESS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Two read buffers per rayon thread.
+    static BUFS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Run `f` with this thread's two buffers, [`BLOCK`] bytes each.
+fn with_bufs<R>(f: impl FnOnce(&mut [u8], &mut [u8]) -> R) -> R {
+    BUFS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut bufs) => {
+            let (x, y) = &mut *bufs;
+            x.resize(BLOCK, 0);
+            y.resize(BLOCK, 0);
+            f(x, y)
+        }
+        // Re-entered (a rayon job stolen while the buffers are in use).
+        Err(_) => f(&mut vec![0u8; BLOCK], &mut vec![0u8; BLOCK]),
+    })
+}
+
+/// One side's entries of a directory pair, merged by name.
+type Pair = (Option<(OsString, Kind)>, Option<(OsString, Kind)>);
+
+/// Merge two listings sorted by raw name.
+fn merge(a: Vec<(OsString, Kind)>, b: Vec<(OsString, Kind)>) -> Vec<Pair> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let order = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.0.as_encoded_bytes().cmp(y.0.as_encoded_bytes()),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => return out,
+        };
+        out.push(match order {
+            std::cmp::Ordering::Less => (a.next(), None),
+            std::cmp::Ordering::Greater => (None, b.next()),
+            std::cmp::Ordering::Equal => (a.next(), b.next()),
+        });
+    }
+}
+
+/// `key/name` as a manifest key.
+fn child_key(key: &str, name: &OsStr) -> String {
+    let name = escape_name(name.as_encoded_bytes());
+    if key.is_empty() {
+        name
+    } else {
+        format!("{key}/{name}")
+    }
+}
+
+/// The differences beneath two directories that exist on both sides.
+fn dirs(la: Loc<'_>, lb: Loc<'_>, key: &str, depth: usize) -> Result<Vec<Found>, TreeError> {
+    let (pa, pb) = (la.full(), lb.full());
+    let (ra, rb) = rayon::join(
+        || {
+            walk::list_dir_at(At {
+                parent: la.at,
+                path: &pa,
+            })
+        },
+        || {
+            walk::list_dir_at(At {
+                parent: lb.at,
+                path: &pb,
+            })
+        },
+    );
+    let ((da, ea), (db, eb)) = (ra?, rb?);
+    let pairs = merge(ea, eb);
+    let deep = depth + 1 >= MAX_OPEN_DIRS;
+    let (fa, fb) = (da.as_raw_fd(), db.as_raw_fd());
+    if deep {
+        drop((da, db));
+    }
+    // No minimum length: a directory of a few big files spreads them
+    // over the threads too, so that hashing one overlaps comparing another.
+    pairs
+        .par_iter()
+        .try_fold(Vec::new, |mut out, (x, y)| {
+            let name = x.as_ref().or(y.as_ref()).map(|e| e.0.as_os_str());
+            let name = name.unwrap_or_default();
+            let (ka, kb) = (x.as_ref().map(|e| e.1), y.as_ref().map(|e| e.1));
+            if deep {
+                let (qa, qb) = (pa.join(name), pb.join(name));
+                entry(
+                    Loc::root(&qa),
+                    Loc::root(&qb),
+                    ka,
+                    kb,
+                    || child_key(key, name),
+                    depth + 1,
+                    &mut out,
+                )?;
+            } else {
+                let ca = Loc {
+                    at: Some((fa, name)),
+                    path: &pa,
+                };
+                let cb = Loc {
+                    at: Some((fb, name)),
+                    path: &pb,
+                };
+                entry(ca, cb, ka, kb, || child_key(key, name), depth + 1, &mut out)?;
+            }
+            Ok::<_, TreeError>(out)
+        })
+        .try_reduce(Vec::new, |mut x, y| {
+            x.extend(y);
+            Ok(x)
+        })
+}
+
+/// Compare one path, `None` on a side where it is absent, pushing what
+/// differs to `out`. `key` builds its manifest key, only when needed.
+fn entry(
+    la: Loc<'_>,
+    lb: Loc<'_>,
+    ka: Option<Kind>,
+    kb: Option<Kind>,
+    key: impl Fn() -> String,
+    depth: usize,
+    out: &mut Vec<Found>,
+) -> Result<(), TreeError> {
+    let found = |kind, a, b, first| Found {
+        diff: Difference {
+            path: key(),
+            kind,
+            a,
+            b,
+            culprits: Vec::new(),
+            inherent: false,
+            members: Vec::new(),
+            detail: None,
+        },
+        first,
+    };
+    match (ka, kb) {
+        (Some(ka), None) => out.push(found(
+            DiffKind::OnlyInA,
+            Some(describe(la, ka)?),
+            None,
+            None,
+        )),
+        (None, Some(kb)) => out.push(found(
+            DiffKind::OnlyInB,
+            None,
+            Some(describe(lb, kb)?),
+            None,
+        )),
+        (Some(Kind::Regular), Some(Kind::Regular)) => {
+            if let Some((kind, a, b, first)) = files(la, lb)? {
+                out.push(found(kind, Some(a), Some(b), first));
+            }
+        }
+        (Some(Kind::Symlink), Some(Kind::Symlink)) => {
+            let (ta, tb) = (la.read_link()?, lb.read_link()?);
+            if ta != tb {
+                let show = |t: &[u8]| format!("symlink -> {}", escape_name(t));
+                out.push(found(
+                    DiffKind::SymlinkTarget,
+                    Some(show(&ta)),
+                    Some(show(&tb)),
+                    None,
+                ));
+            }
+        }
+        (Some(Kind::Directory), Some(Kind::Directory)) => out.extend(dirs(la, lb, &key(), depth)?),
+        (Some(ka), Some(kb)) => {
+            let (a, b) = rayon::join(|| describe(la, ka), || describe(lb, kb));
+            out.push(found(DiffKind::Type, Some(a?), Some(b?), None));
+        }
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+/// The description of one side of a difference, as [`diff_manifests`]
+/// writes it.
+fn describe(loc: Loc<'_>, kind: Kind) -> Result<String, TreeError> {
+    Ok(match kind {
+        Kind::Regular => {
+            let (executable, size) = loc.stat()?;
+            let sha = if size == 0 {
+                hex(&Sha256::digest(b""))
+            } else {
+                let file = loc.open()?;
+                let mut h = Sha256::new();
+                hash_range(&file, 0, size, &mut h).map_err(|e| loc.err(e))?;
+                hex(&h.finalize())
+            };
+            regular(executable, size, &sha)
+        }
+        Kind::Symlink => format!("symlink -> {}", escape_name(&loc.read_link()?)),
+        Kind::Directory => directory(count(loc)?),
+    })
+}
+
+/// How many entries lie beneath a directory, at any depth.
+fn count(loc: Loc<'_>) -> Result<usize, TreeError> {
+    let path = loc.full();
+    let (dir, entries) = walk::list_dir_at(At {
+        parent: loc.at,
+        path: &path,
+    })?;
+    let fd = dir.as_raw_fd();
+    let deep = entries
+        .par_iter()
+        .filter(|e| e.1 == Kind::Directory)
+        .map(|(name, _)| {
+            count(Loc {
+                at: Some((fd, name)),
+                path: &path,
+            })
+        })
+        .try_reduce(|| 0, |x, y| Ok(x + y))?;
+    Ok(entries.len() + deep)
+}
+
+/// How two regular files differ: the kind, both descriptions and, for
+/// content, the first differing byte.
+type FileDiff = (DiffKind, String, String, Option<u64>);
+
+/// How two regular files differ, if they do.
+fn files(la: Loc<'_>, lb: Loc<'_>) -> Result<Option<FileDiff>, TreeError> {
+    let ((fa, xa, sa), (fb, xb, sb)) = (la.open_guessed()?, lb.open_guessed()?);
+    let first = first_difference(fa.as_ref(), fb.as_ref(), sa, sb, la, lb)?;
+    let (kind, ha, hb) = match first {
+        None if xa == xb => return Ok(None),
+        None => {
+            let mut h = Sha256::new();
+            if let Some(f) = &fa {
+                hash_range(f, 0, sa, &mut h).map_err(|e| la.err(e))?;
+            }
+            let sha = hex(&h.finalize());
+            (DiffKind::Executable, sha.clone(), sha)
+        }
+        Some(k) => {
+            // The common prefix once, then each tail from a copy of that state.
+            let mut h = Sha256::new();
+            if let Some(f) = &fa {
+                hash_range(f, 0, k, &mut h).map_err(|e| la.err(e))?;
+            }
+            let tail = |f: Option<&File>, size: u64, loc: Loc<'_>| -> Result<String, TreeError> {
+                let mut h = h.clone();
+                if let Some(f) = f {
+                    hash_range(f, k, size, &mut h).map_err(|e| loc.err(e))?;
+                }
+                Ok(hex(&h.finalize()))
+            };
+            let (ha, hb) = if sa.max(sb) - k >= CHUNK {
+                rayon::join(|| tail(fa.as_ref(), sa, la), || tail(fb.as_ref(), sb, lb))
+            } else {
+                (tail(fa.as_ref(), sa, la), tail(fb.as_ref(), sb, lb))
+            };
+            (DiffKind::Content, ha?, hb?)
+        }
+    };
+    Ok(Some((
+        kind,
+        regular(xa, sa, &ha),
+        regular(xb, sb, &hb),
+        first,
+    )))
+}
+
+/// The offset of the first byte where two files differ (the shorter size
+/// when one is a prefix of the other), or `None` when they are equal.
+/// Large files are compared in chunks on several threads.
+fn first_difference(
+    fa: Option<&File>,
+    fb: Option<&File>,
+    sa: u64,
+    sb: u64,
+    la: Loc<'_>,
+    lb: Loc<'_>,
+) -> Result<Option<u64>, TreeError> {
+    let common = sa.min(sb);
+    let (fa, fb) = match (fa, fb) {
+        (Some(fa), Some(fb)) => (fa, fb),
+        _ => return Ok((sa != sb).then_some(0)),
+    };
+    let chunk = |start: u64| -> Result<Option<u64>, TreeError> {
+        let end = (start + CHUNK).min(common);
+        with_bufs(|ba, bb| {
+            let mut at = start;
+            while at < end {
+                let n = (end - at).min(BLOCK as u64) as usize;
+                walk::read_exact_at(fa, &mut ba[..n], at).map_err(|e| la.err(e))?;
+                walk::read_exact_at(fb, &mut bb[..n], at).map_err(|e| lb.err(e))?;
+                if ba[..n] != bb[..n] {
+                    let i = ba[..n].iter().zip(&bb[..n]).position(|(x, y)| x != y);
+                    return Ok(Some(at + i.unwrap_or(0) as u64));
+                }
+                at += n as u64;
+            }
+            Ok(None)
+        })
+    };
+    let found = if common <= CHUNK {
+        chunk(0)?
+    } else {
+        (0..common.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|i| chunk(i * CHUNK))
+            .find_map_first(|r| r.transpose())
+            .transpose()?
+    };
+    Ok(found.or((sa != sb).then_some(common)))
+}
+
+/// Feed bytes `from..to` of `file` to `h`.
+fn hash_range(file: &File, from: u64, to: u64, h: &mut Sha256) -> std::io::Result<()> {
+    with_bufs(|buf, _| {
+        let mut at = from;
+        while at < to {
+            let n = (to - at).min(BLOCK as u64) as usize;
+            walk::read_exact_at(file, &mut buf[..n], at)?;
+            h.update(&buf[..n]);
+            at += n as u64;
+        }
+        Ok(())
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// `regular, 12 bytes, sha256 ab12cd34ef56…` (or `executable, …`).
+fn regular(executable: bool, size: u64, sha256: &str) -> String {
+    let kind = if executable { "executable" } else { "regular" };
+    let unit = if size == 1 { "byte" } else { "bytes" };
+    let short = sha256.get(..12).unwrap_or(sha256);
+    format!("{kind}, {size} {unit}, sha256 {short}…")
+}
+
+/// `directory, 3 entries`.
+fn directory(n: usize) -> String {
+    let unit = if n == 1 { "entry" } else { "entries" };
+    format!("directory, {n} {unit}")
 }
 
 /// The differences between two manifests, sorted by path.
@@ -115,10 +518,11 @@ pub fn diff_manifests(a: &Manifest, b: &Manifest) -> Vec<Difference> {
         out.push(Difference {
             path: key.clone(),
             kind,
-            a: ea.map(|e| describe(e, key, a)),
-            b: eb.map(|e| describe(e, key, b)),
+            a: ea.map(|e| describe_entry(e, key, a)),
+            b: eb.map(|e| describe_entry(e, key, b)),
             culprits: Vec::new(),
             inherent: false,
+            members: Vec::new(),
             detail: None,
         });
     }
@@ -170,24 +574,15 @@ fn entry_diff(a: &Entry, b: &Entry) -> Option<DiffKind> {
 /// A short human description of one side, e.g.
 /// `regular, 12 bytes, sha256 ab12cd34ef56…`, `symlink -> target`,
 /// `directory, 3 entries`.
-fn describe(entry: &Entry, key: &str, m: &Manifest) -> String {
+fn describe_entry(entry: &Entry, key: &str, m: &Manifest) -> String {
     match &entry.kind {
         EntryKind::Regular {
             executable,
             size,
             sha256,
-        } => {
-            let kind = if *executable { "executable" } else { "regular" };
-            let unit = if *size == 1 { "byte" } else { "bytes" };
-            let short = sha256.get(..12).unwrap_or(sha256);
-            format!("{kind}, {size} {unit}, sha256 {short}…")
-        }
+        } => regular(*executable, *size, sha256),
         EntryKind::Symlink { target } => format!("symlink -> {target}"),
-        EntryKind::Directory => {
-            let n = entries_beneath(key, m);
-            let unit = if n == 1 { "entry" } else { "entries" };
-            format!("directory, {n} {unit}")
-        }
+        EntryKind::Directory => directory(entries_beneath(key, m)),
     }
 }
 

@@ -1,22 +1,18 @@
 //! The environment hash (SPEC §5): SHA-256 of a tree's NAR stream, in SRI
 //! form, equal to `nix hash path`. Produces [`TreeHash`].
 //!
-//! Speed: one thread walks the tree and reads files straight into 256 KiB
-//! blocks of NAR bytes (all the syscalls), while the calling thread only
-//! feeds those blocks to SHA-256. SHA-256 of one stream is inherently
-//! serial, so this two-stage pipeline is the whole available parallelism.
+//! Speed: SHA-256 of one stream is inherently serial, so the calling
+//! thread does nothing else: worker threads walk the tree ahead of it
+//! (see `nar`), and the bytes of large files are read and hashed on the
+//! calling thread, one block at a time, so they are never copied from
+//! one core's cache to another's.
 
-use super::nar::{BLOCK, Block, BlockSink, NarWriter};
-use super::walk::{self, Kind};
+use super::nar::{self, NarSink};
+use super::walk;
 use super::{TreeError, TreeHash};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
-
-/// Blocks in flight between the reader and the hasher: enough to absorb a
-/// burst of small files, little enough memory (2 MiB).
-const BLOCKS_IN_FLIGHT: usize = 8;
 
 /// The SHA-256 of `path`'s NAR serialisation as `sha256-<base64>`, the
 /// same string `nix hash path PATH` prints, with file and byte counts.
@@ -42,109 +38,24 @@ pub fn hash_pair(a: &Path, b: &Path) -> (Result<TreeHash, TreeError>, Result<Tre
 /// The raw NAR SHA-256 of `path`, with the number of regular files and
 /// symlinks and the bytes of file contents.
 pub fn nar_sha256(path: &Path) -> Result<([u8; 32], u64, u64), TreeError> {
+    hash_with(path, nar::workers())
+}
+
+/// [`nar_sha256`] with `workers` walking threads.
+fn hash_with(path: &Path, workers: usize) -> Result<([u8; 32], u64, u64), TreeError> {
     let kind = walk::root_kind(path)?;
-    // A lone symlink or small file gains nothing from a reader thread.
-    let small = match kind {
-        Kind::Symlink => true,
-        Kind::Regular => std::fs::symlink_metadata(path).is_ok_and(|m| m.len() < BLOCK as u64),
-        Kind::Directory => false,
-    };
-    if small {
-        return hash_inline(path, kind);
-    }
-    std::thread::scope(|scope| {
-        let (full_tx, full_rx) = sync_channel::<Block>(BLOCKS_IN_FLIGHT);
-        let (free_tx, free_rx) = sync_channel::<Block>(BLOCKS_IN_FLIGHT + 1);
-        let reader = std::thread::Builder::new()
-            .name("envtwin-nar".into())
-            .spawn_scoped(scope, move || {
-                let sink = ChannelSink {
-                    full: full_tx,
-                    free: free_rx,
-                    allocated: 1,
-                };
-                let mut nar = NarWriter::new(sink, Block::new());
-                nar.archive(path, kind)?;
-                let (files, bytes) = (nar.files, nar.bytes);
-                nar.finish()?;
-                Ok::<_, TreeError>((files, bytes))
-            });
-        let reader = match reader {
-            Ok(handle) => handle,
-            // No thread to be had: do it all here, just slower.
-            Err(_) => return hash_inline(path, kind),
-        };
-        let mut hasher = Sha256::new();
-        for mut block in full_rx {
-            hasher.update(block.filled());
-            block.len = 0;
-            // The reader may have finished and dropped its receiver.
-            let _ = free_tx.send(block);
-        }
-        drop(free_tx);
-        let (files, bytes) = match reader.join() {
-            Ok(result) => result?,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        Ok((hasher.finalize().into(), files, bytes))
-    })
+    let mut sink = HashSink(Sha256::new());
+    let counts = nar::stream(path, kind, &mut sink, workers)?;
+    Ok((sink.0.finalize().into(), counts.files, counts.bytes))
 }
 
-/// Hash on the calling thread only.
-fn hash_inline(path: &Path, kind: Kind) -> Result<([u8; 32], u64, u64), TreeError> {
-    let mut nar = NarWriter::new(HashSink(Sha256::new()), Block::new());
-    nar.archive(path, kind)?;
-    let (files, bytes) = (nar.files, nar.bytes);
-    let HashSink(hasher) = nar.finish()?;
-    Ok((hasher.finalize().into(), files, bytes))
-}
-
-/// Sink hashing blocks on the writer's own thread.
+/// Sink hashing on the calling thread.
 struct HashSink(Sha256);
 
-impl BlockSink for HashSink {
-    fn consume(&mut self, mut block: Block) -> Result<Block, TreeError> {
-        self.0.update(block.filled());
-        block.len = 0;
-        Ok(block)
-    }
-
-    fn finish(&mut self, block: Block) -> Result<(), TreeError> {
-        self.0.update(block.filled());
+impl NarSink for HashSink {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), TreeError> {
+        self.0.update(bytes);
         Ok(())
-    }
-}
-
-/// Sink passing blocks to the hashing thread and recycling its empties.
-struct ChannelSink {
-    full: SyncSender<Block>,
-    free: Receiver<Block>,
-    allocated: usize,
-}
-
-impl ChannelSink {
-    fn gone() -> TreeError {
-        TreeError::Write {
-            source: std::io::Error::other("the hashing thread stopped"),
-        }
-    }
-}
-
-impl BlockSink for ChannelSink {
-    fn consume(&mut self, block: Block) -> Result<Block, TreeError> {
-        self.full.send(block).map_err(|_| Self::gone())?;
-        match self.free.try_recv() {
-            Ok(block) => Ok(block),
-            Err(TryRecvError::Empty) if self.allocated < BLOCKS_IN_FLIGHT => {
-                self.allocated += 1;
-                Ok(Block::new())
-            }
-            Err(_) => self.free.recv().map_err(|_| Self::gone()),
-        }
-    }
-
-    fn finish(&mut self, block: Block) -> Result<(), TreeError> {
-        self.full.send(block).map_err(|_| Self::gone())
     }
 }
 
@@ -239,7 +150,7 @@ mod tests {
     }
 
     #[test]
-    fn pipelined_and_inline_hashes_agree() {
+    fn threaded_and_single_thread_hashes_agree() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir(root.join("d")).unwrap();
@@ -249,8 +160,9 @@ mod tests {
         }
         symlink("d/f1", root.join("l")).unwrap();
         let (digest, files, bytes) = nar_sha256(root).unwrap();
-        let inline = hash_inline(root, Kind::Directory).unwrap();
-        assert_eq!((digest, files, bytes), inline);
+        for workers in [0, 1, 3] {
+            assert_eq!(hash_with(root, workers).unwrap(), (digest, files, bytes));
+        }
         assert_eq!(files, 51);
         assert_eq!(bytes, (0..50u64).map(|i| i * 20_011).sum::<u64>());
         // And both equal SHA-256 of the NAR stream itself.
@@ -274,7 +186,7 @@ mod tests {
     fn error_inside_pipeline_is_returned_not_hung() {
         let dir = tempfile::tempdir().unwrap();
         // Enough data before the fifo that the pipeline is in full flow.
-        std::fs::write(dir.path().join("a"), vec![1u8; 4 * BLOCK]).unwrap();
+        std::fs::write(dir.path().join("a"), vec![1u8; 4 * nar::BLOCK]).unwrap();
         std::fs::create_dir(dir.path().join("z")).unwrap();
         nix::unistd::mkfifo(
             &dir.path().join("z/b"),

@@ -184,58 +184,6 @@ fn sha256_open(
     Ok(hex(&hasher.finalize()))
 }
 
-/// Two regular files compared, as cheaply as the answer allows.
-pub(crate) enum Compared {
-    /// Same contents and executable bit. The `sha256` is left empty: it is
-    /// never shown, since identical paths are not reported.
-    Same(EntryKind),
-    /// They differ: both entries in full, for the descriptions.
-    Differ(EntryKind, EntryKind),
-}
-
-/// Compare regular files `a` and `b` byte for byte (much cheaper than
-/// hashing both), and hash them only if they differ.
-pub(crate) fn compare_files(
-    a: &Path,
-    b: &Path,
-    bufs: &mut (Vec<u8>, Vec<u8>),
-) -> Result<Compared, TreeError> {
-    use std::io::{Seek, SeekFrom};
-    let mut fa = walk::open_regular(a)?;
-    let mut fb = walk::open_regular(b)?;
-    if fa.size == fb.size && fa.executable == fb.executable {
-        let (ba, bb) = (&mut bufs.0, &mut bufs.1);
-        let mut left = fa.size;
-        let mut same = true;
-        while left > 0 && same {
-            let n = usize::try_from(left).map_or(ba.len(), |l| l.min(ba.len()));
-            walk::read_full(&mut fa.file, a, &mut ba[..n])?;
-            walk::read_full(&mut fb.file, b, &mut bb[..n])?;
-            same = ba[..n] == bb[..n];
-            left -= n as u64;
-        }
-        if same {
-            return Ok(Compared::Same(EntryKind::Regular {
-                executable: fa.executable,
-                size: fa.size,
-                sha256: String::new(),
-            }));
-        }
-        for (f, p) in [(&mut fa, a), (&mut fb, b)] {
-            f.file
-                .seek(SeekFrom::Start(0))
-                .map_err(|source| TreeError::Io {
-                    path: p.to_path_buf(),
-                    source,
-                })?;
-        }
-    }
-    Ok(Compared::Differ(
-        hash_open(&mut fa, a, &mut bufs.0)?,
-        hash_open(&mut fb, b, &mut bufs.1)?,
-    ))
-}
-
 fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -1,7 +1,7 @@
 //! The Nix archive (NAR) serialisation of a tree, byte for byte what
-//! `nix-store --dump` writes (SPEC §5). [`NarWriter`] streams it in fixed
-//! blocks into a [`BlockSink`]: a writer for `write_nar`, a hasher thread
-//! for `hash_path`. The NAR is never held in memory whole.
+//! `nix-store --dump` writes (SPEC §5). [`stream`] produces it, in order,
+//! into a [`NarSink`]: a writer for `write_nar`, SHA-256 for `hash_path`.
+//! The NAR is never held in memory whole.
 //!
 //! Format: every token is a string written as a little-endian u64 length,
 //! the bytes, and zero padding to a multiple of 8. The stream is
@@ -10,260 +10,489 @@
 //! `( type symlink target <bytes> )` or
 //! `( type directory { entry ( name <bytes> node <node> ) } )` with entries
 //! sorted by raw byte name.
+//!
+//! Speed: the walk (listing directories, `fstatat`, reading small files:
+//! all the syscalls) runs on worker threads, one directory per job, ahead
+//! of the calling thread, which alone feeds the sink, in NAR order. Each
+//! job turns one directory into a [`Record`]: its NAR bytes with holes
+//! where a subdirectory or a large file goes. The calling thread reads the
+//! large files itself, so their bytes are read and hashed on one core.
 
 use super::TreeError;
-use super::walk::{self, Kind};
-use nix::dir::Dir;
-use std::ffi::OsStr;
+use super::walk::{self, At, Kind};
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
+use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-/// Bytes per block handed to a sink. Big enough that the per-block channel
-/// and hasher call overhead vanishes, small enough to stay in L2.
+/// Bytes per read of a large file: big enough that syscall overhead
+/// vanishes, small enough to stay in L2 until it is hashed.
 pub(crate) const BLOCK: usize = 256 * 1024;
 
-/// Directory descriptors held open at once while writing; beyond this
-/// depth paths are opened whole, so no tree can exhaust descriptors.
+/// Regular files up to this size are read by the walking threads into
+/// their directory's record; larger ones by the consumer.
+const INLINE_MAX: u64 = 128 * 1024;
+/// File contents held in one record at most; further files of that
+/// directory are read by the consumer.
+const RECORD_INLINE: usize = 1 << 20;
+/// How far the walking threads may run ahead of the consumer: records
+/// finished or in progress, and their bytes. This bounds memory whatever
+/// the tree (plus the records of the directories being consumed).
+const AHEAD_RECORDS: usize = 32;
+const AHEAD_BYTES: usize = 8 << 20;
+
+/// Directory levels whose descriptors a job keeps for its subdirectories
+/// and large files; deeper directories are opened by whole path, so no
+/// tree can exhaust descriptors.
 const MAX_OPEN_DIRS: usize = 64;
 
-/// A buffer of NAR bytes; `data[..len]` is filled.
-pub(crate) struct Block {
-    pub data: Box<[u8]>,
-    pub len: usize,
+/// Where the NAR bytes go, in order.
+pub(crate) trait NarSink {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), TreeError>;
 }
 
-impl Block {
-    pub fn new() -> Block {
-        Block {
-            data: vec![0u8; BLOCK].into_boxed_slice(),
-            len: 0,
-        }
-    }
-
-    /// A zero-capacity stand-in while the real block is with the sink.
-    fn placeholder() -> Block {
-        Block {
-            data: Box::new([]),
-            len: 0,
-        }
-    }
-
-    pub fn filled(&self) -> &[u8] {
-        &self.data[..self.len]
-    }
-}
-
-/// Where filled blocks go.
-pub(crate) trait BlockSink {
-    /// Take a filled block and hand back an empty one to fill next.
-    fn consume(&mut self, block: Block) -> Result<Block, TreeError>;
-    /// Take the last, possibly partial, block.
-    fn finish(&mut self, block: Block) -> Result<(), TreeError>;
-}
-
-/// Streams the NAR of one tree into a sink, counting files and bytes.
-pub(crate) struct NarWriter<S: BlockSink> {
-    block: Block,
-    sink: S,
-    /// The path of the node being written; pushed/popped while descending
-    /// so that no per-entry path is allocated.
-    path: PathBuf,
-    /// Open directories from the root down, while no deeper than
-    /// [`MAX_OPEN_DIRS`]: entries are opened relative to their parent.
-    dirs: Vec<Dir>,
-    /// Directory levels entered; `dirs.len() == depth` while all are open.
-    depth: usize,
-    /// Regular files and symlinks seen.
+/// What a tree holds: regular files and symlinks, bytes of contents.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counts {
     pub files: u64,
-    /// Bytes of regular file contents.
     pub bytes: u64,
 }
 
-impl<S: BlockSink> NarWriter<S> {
-    pub fn new(sink: S, block: Block) -> Self {
-        NarWriter {
-            block,
-            sink,
-            path: PathBuf::new(),
-            dirs: Vec::new(),
-            depth: 0,
-            files: 0,
-            bytes: 0,
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.files += o.files;
+        self.bytes += o.bytes;
+    }
+}
+
+/// Append one NAR string: length, bytes, padding.
+fn token(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    out.extend_from_slice(bytes);
+    pad(out, bytes.len() as u64);
+}
+
+fn pad(out: &mut Vec<u8>, len: u64) {
+    let n = ((8 - len % 8) % 8) as usize;
+    out.extend_from_slice(&[0u8; 8][..n]);
+}
+
+/// The start of a regular file node, up to and including the content length.
+fn regular_head(out: &mut Vec<u8>, executable: bool, size: u64) {
+    for t in [&b"("[..], b"type", b"regular"] {
+        token(out, t);
+    }
+    if executable {
+        token(out, b"executable");
+        token(out, b"");
+    }
+    token(out, b"contents");
+    out.extend_from_slice(&size.to_le_bytes());
+}
+
+fn symlink_node(out: &mut Vec<u8>, target: &[u8]) {
+    for t in [&b"("[..], b"type", b"symlink", b"target", target, b")"] {
+        token(out, t);
+    }
+}
+
+/// Stream the NAR of `root`, whose kind the caller has checked, into
+/// `sink`, with `workers` walking threads (0: all on this thread).
+pub(crate) fn stream(
+    root: &Path,
+    kind: Kind,
+    sink: &mut dyn NarSink,
+    workers: usize,
+) -> Result<Counts, TreeError> {
+    let mut head = Vec::with_capacity(128);
+    token(&mut head, b"nix-archive-1");
+    match kind {
+        Kind::Symlink => {
+            symlink_node(&mut head, &walk::read_link(root)?);
+            sink.put(&head)?;
+            Ok(Counts { files: 1, bytes: 0 })
+        }
+        Kind::Regular => {
+            let mut open = walk::open_regular(root)?;
+            regular_head(&mut head, open.executable, open.size);
+            sink.put(&head)?;
+            let mut buf = Vec::new();
+            contents(&mut open.file, open.size, root, sink, &mut buf)?;
+            let mut tail = Vec::with_capacity(16);
+            pad(&mut tail, open.size);
+            token(&mut tail, b")");
+            sink.put(&tail)?;
+            Ok(Counts {
+                files: 1,
+                bytes: open.size,
+            })
+        }
+        Kind::Directory => {
+            sink.put(&head)?;
+            Walk::run(root, sink, workers)
         }
     }
+}
 
-    /// Write the whole archive of `root`, whose kind the caller has checked.
-    pub fn archive(&mut self, root: &Path, kind: Kind) -> Result<(), TreeError> {
-        self.path = root.to_path_buf();
-        self.dirs.clear();
-        self.depth = 0;
-        self.str(b"nix-archive-1")?;
-        self.node(kind, None)
+/// Feed exactly `size` bytes of `file` to the sink, read in [`BLOCK`]s
+/// into `buf` on this thread.
+fn contents(
+    file: &mut File,
+    size: u64,
+    path: &Path,
+    sink: &mut dyn NarSink,
+    buf: &mut Vec<u8>,
+) -> Result<(), TreeError> {
+    if buf.len() < BLOCK {
+        buf.resize(BLOCK, 0);
     }
-
-    /// Flush the last block and return the sink.
-    pub fn finish(mut self) -> Result<S, TreeError> {
-        let block = std::mem::replace(&mut self.block, Block::placeholder());
-        self.sink.finish(block)?;
-        Ok(self.sink)
+    let mut left = size;
+    while left > 0 {
+        let n = usize::try_from(left).map_or(BLOCK, |l| l.min(BLOCK));
+        walk::read_full(file, path, &mut buf[..n])?;
+        sink.put(&buf[..n])?;
+        left -= n as u64;
     }
+    Ok(())
+}
 
-    /// Write the node at `self.path`, whose last component is `name`
-    /// (`None` for the root).
-    fn node(&mut self, kind: Kind, name: Option<&OsStr>) -> Result<(), TreeError> {
-        // Open relative to the parent when every ancestor is held open.
-        let parent = match (name, self.dirs.last()) {
-            (Some(name), Some(dir)) if self.dirs.len() == self.depth => {
-                Some((dir.as_raw_fd(), name))
-            }
-            _ => None,
-        };
-        self.str(b"(")?;
-        self.str(b"type")?;
+/// A directory's position in the walk: the entry indices from the root.
+/// Their lexicographic order is the NAR order of the directories.
+type Key = Vec<u32>;
+
+/// A directory to turn into a [`Record`].
+struct Job {
+    key: Key,
+    /// The parent's descriptor to open it relative to, if kept.
+    parent: Option<Arc<OwnedFd>>,
+    name: OsString,
+    path: PathBuf,
+    depth: usize,
+}
+
+/// Where a [`Record`]'s bytes stop for something the consumer adds.
+enum Hole {
+    /// The subdirectory at this entry index: its own record.
+    Dir(u32),
+    /// The contents of this large regular file.
+    File { name: OsString, size: u64 },
+}
+
+/// One directory's NAR node, minus its subdirectories and large files.
+struct Record {
+    nar: Vec<u8>,
+    holes: Vec<(usize, Hole)>,
+    /// The directory, kept open for the large files, if not too deep.
+    dir: Option<Arc<OwnedFd>>,
+    path: PathBuf,
+    key: Key,
+    counts: Counts,
+}
+
+impl Record {
+    /// Memory held, for the look-ahead bound.
+    fn weight(&self) -> usize {
+        self.nar.capacity() + self.holes.capacity() * std::mem::size_of::<(usize, Hole)>()
+    }
+}
+
+/// List directory `job` and read its small files into a record; its
+/// subdirectories become new jobs.
+fn read_dir(job: Job) -> Result<(Record, Vec<Job>), TreeError> {
+    let at = At {
+        parent: job
+            .parent
+            .as_deref()
+            .map(|fd| (fd.as_raw_fd(), job.name.as_os_str())),
+        path: &job.path,
+    };
+    let (dir, entries) = walk::list_dir_at(at)?;
+    drop(job.parent);
+    let fd = dir.as_raw_fd();
+    let mut nar = Vec::with_capacity(256 + entries.len() * 128);
+    for t in [&b"("[..], b"type", b"directory"] {
+        token(&mut nar, t);
+    }
+    let mut holes = Vec::new();
+    let mut subdirs = Vec::new();
+    let mut counts = Counts::default();
+    let mut inline = 0usize;
+    let mut guess = walk::OpenGuess::default();
+    for (i, (name, kind)) in entries.into_iter().enumerate() {
+        for t in [
+            &b"entry"[..],
+            b"(",
+            b"name",
+            name.as_encoded_bytes(),
+            b"node",
+        ] {
+            token(&mut nar, t);
+        }
         match kind {
             Kind::Regular => {
-                let at = walk::At {
-                    parent,
-                    path: &self.path,
-                };
-                let mut open = walk::open_regular_at(at)?;
-                self.str(b"regular")?;
-                if open.executable {
-                    self.str(b"executable")?;
-                    self.str(b"")?;
+                let (file, executable, size) = guess.open(fd, &name, &job.path)?;
+                regular_head(&mut nar, executable, size);
+                counts.files += 1;
+                counts.bytes += size;
+                let fits = usize::try_from(size)
+                    .is_ok_and(|s| size <= INLINE_MAX && inline + s <= RECORD_INLINE);
+                if let Some(mut file) = file.filter(|_| fits) {
+                    let start = nar.len();
+                    nar.resize(start + size as usize, 0);
+                    walk::read_exact(&mut file, &mut nar[start..])
+                        .map_err(|e| walk::io_err(&job.path.join(&name), e))?;
+                    inline += size as usize;
+                } else if size > 0 {
+                    holes.push((nar.len(), Hole::File { name, size }));
                 }
-                self.str(b"contents")?;
-                self.contents(&mut open.file, open.size)?;
-                self.files += 1;
-                self.bytes += open.size;
+                pad(&mut nar, size);
+                token(&mut nar, b")");
             }
             Kind::Symlink => {
-                let at = walk::At {
-                    parent,
-                    path: &self.path,
-                };
-                let target = walk::read_link_at(at)?;
-                self.str(b"symlink")?;
-                self.str(b"target")?;
-                self.str(&target)?;
-                self.files += 1;
+                let path = job.path.join(&name);
+                let target = walk::read_link_at(At {
+                    parent: Some((fd, &name)),
+                    path: &path,
+                })?;
+                symlink_node(&mut nar, &target);
+                counts.files += 1;
             }
             Kind::Directory => {
-                let at = walk::At {
-                    parent,
-                    path: &self.path,
-                };
-                let (dir, entries) = walk::list_dir_at(at)?;
-                self.str(b"directory")?;
-                // Keep it open for its entries, up to a bounded depth;
-                // deeper directories fall back to full paths.
-                let keep = self.dirs.len() == self.depth && self.depth < MAX_OPEN_DIRS;
-                if keep {
-                    self.dirs.push(dir);
-                } else {
-                    drop(dir);
-                }
-                self.depth += 1;
-                let mut done = Ok(());
-                for (name, kind) in entries {
-                    done = self.entry(&name, kind);
-                    if done.is_err() {
-                        break;
+                holes.push((nar.len(), Hole::Dir(i as u32)));
+                subdirs.push((i as u32, name));
+            }
+        }
+        token(&mut nar, b")");
+    }
+    token(&mut nar, b")");
+    // Keep the directory open for what is read from it later, unless deep.
+    let keep = job.depth < MAX_OPEN_DIRS && !holes.is_empty();
+    let kept = if keep {
+        Some(Arc::new(walk::dup_dir(&dir, &job.path)?))
+    } else {
+        None
+    };
+    drop(dir);
+    let jobs = subdirs
+        .into_iter()
+        .map(|(i, name)| {
+            let mut key = job.key.clone();
+            key.push(i);
+            Job {
+                key,
+                parent: kept.clone(),
+                path: job.path.join(&name),
+                name,
+                depth: job.depth + 1,
+            }
+        })
+        .collect();
+    Ok((
+        Record {
+            nar,
+            holes,
+            dir: kept,
+            path: job.path,
+            key: job.key,
+            counts,
+        },
+        jobs,
+    ))
+}
+
+/// What the walking threads and the consumer share.
+#[derive(Default)]
+struct State {
+    /// Directories listed by no one yet, in NAR order.
+    pending: BTreeMap<Key, Job>,
+    /// Records finished by a worker, not yet taken by the consumer.
+    done: HashMap<Key, Result<Record, TreeError>>,
+    /// Records in `done` or being made by a worker.
+    ahead: usize,
+    /// Bytes of the records in `done`.
+    ahead_bytes: usize,
+    /// The consumer is finished (or failed): workers leave.
+    stop: bool,
+    /// A worker panicked: the consumer stops waiting.
+    broken: bool,
+}
+
+struct Walk {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+/// Sets `stop` (and `broken` when unwinding) however its owner leaves,
+/// so that no thread waits for one that is gone.
+struct StopOnDrop<'a>(&'a Walk);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.stop = true;
+        st.broken |= std::thread::panicking();
+        drop(st);
+        self.0.wake.notify_all();
+    }
+}
+
+impl Walk {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait<'a>(&self, st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.wake.wait(st).unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The NAR of directory `root` into `sink`, after the archive header.
+    fn run(root: &Path, sink: &mut dyn NarSink, workers: usize) -> Result<Counts, TreeError> {
+        let walk = Walk {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+        };
+        walk.lock().pending.insert(
+            Vec::new(),
+            Job {
+                key: Vec::new(),
+                parent: None,
+                name: OsString::new(),
+                path: root.to_path_buf(),
+                depth: 0,
+            },
+        );
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                // Without a thread the consumer does every job itself.
+                let _ = std::thread::Builder::new()
+                    .name("envtwin-walk".into())
+                    .spawn_scoped(scope, || walk.work());
+            }
+            let _stop = StopOnDrop(&walk);
+            let mut counts = Counts::default();
+            let mut buf = Vec::new();
+            let rec = walk.obtain(Vec::new())?;
+            walk.consume(rec, sink, &mut buf, &mut counts)?;
+            Ok(counts)
+        })
+    }
+
+    /// A worker: take the first pending directory while there is room
+    /// ahead of the consumer, list it, hand the record over.
+    fn work(&self) {
+        let _stop = StopOnDrop(self);
+        loop {
+            let job = {
+                let mut st = self.lock();
+                loop {
+                    if st.stop {
+                        return;
                     }
+                    if st.ahead < AHEAD_RECORDS
+                        && st.ahead_bytes < AHEAD_BYTES
+                        && let Some((_, job)) = st.pending.pop_first()
+                    {
+                        st.ahead += 1;
+                        break job;
+                    }
+                    st = self.wait(st);
                 }
-                self.depth -= 1;
-                if keep {
-                    self.dirs.pop();
+            };
+            let key = job.key.clone();
+            let result = read_dir(job);
+            let mut st = self.lock();
+            let result = result.map(|(rec, jobs)| {
+                st.ahead_bytes += rec.weight();
+                st.pending
+                    .extend(jobs.into_iter().map(|j| (j.key.clone(), j)));
+                rec
+            });
+            st.done.insert(key, result);
+            drop(st);
+            self.wake.notify_all();
+        }
+    }
+
+    /// The record of directory `key`: made by a worker, or here if no
+    /// worker has started it (so the consumer never waits on a worker that
+    /// is itself waiting for room).
+    fn obtain(&self, key: Key) -> Result<Record, TreeError> {
+        let mut st = self.lock();
+        loop {
+            if let Some(result) = st.done.remove(&key) {
+                st.ahead -= 1;
+                if let Ok(rec) = &result {
+                    st.ahead_bytes -= rec.weight();
                 }
-                done?;
+                drop(st);
+                self.wake.notify_all();
+                return result;
+            }
+            if let Some(job) = st.pending.remove(&key) {
+                drop(st);
+                let (rec, jobs) = read_dir(job)?;
+                let mut st = self.lock();
+                st.pending
+                    .extend(jobs.into_iter().map(|j| (j.key.clone(), j)));
+                drop(st);
+                self.wake.notify_all();
+                return Ok(rec);
+            }
+            if st.broken {
+                return Err(TreeError::Io {
+                    path: PathBuf::new(),
+                    source: std::io::Error::other("a walking thread failed"),
+                });
+            }
+            st = self.wait(st);
+        }
+    }
+
+    /// Feed `rec` to the sink, filling its holes in order.
+    fn consume(
+        &self,
+        rec: Record,
+        sink: &mut dyn NarSink,
+        buf: &mut Vec<u8>,
+        counts: &mut Counts,
+    ) -> Result<(), TreeError> {
+        let mut at = 0;
+        for (offset, hole) in &rec.holes {
+            sink.put(&rec.nar[at..*offset])?;
+            at = *offset;
+            match hole {
+                Hole::Dir(i) => {
+                    let mut key = rec.key.clone();
+                    key.push(*i);
+                    let child = self.obtain(key)?;
+                    self.consume(child, sink, buf, counts)?;
+                }
+                Hole::File { name, size } => {
+                    let path = rec.path.join(name);
+                    let mut file = match &rec.dir {
+                        Some(fd) => walk::open_file_at(fd.as_raw_fd(), name, &rec.path)?,
+                        None => walk::open_regular(&path)?.file,
+                    };
+                    contents(&mut file, *size, &path, sink, buf)?;
+                }
             }
         }
-        self.str(b")")
-    }
-
-    fn entry(&mut self, name: &OsStr, kind: Kind) -> Result<(), TreeError> {
-        self.str(b"entry")?;
-        self.str(b"(")?;
-        self.str(b"name")?;
-        self.str(name.as_encoded_bytes())?;
-        self.str(b"node")?;
-        self.path.push(name);
-        let done = self.node(kind, Some(name));
-        self.path.pop();
-        done?;
-        self.str(b")")
-    }
-
-    /// A NAR string: length, bytes, padding.
-    fn str(&mut self, bytes: &[u8]) -> Result<(), TreeError> {
-        self.raw(&(bytes.len() as u64).to_le_bytes())?;
-        self.raw(bytes)?;
-        self.pad(bytes.len() as u64)
-    }
-
-    fn pad(&mut self, len: u64) -> Result<(), TreeError> {
-        let pad = ((8 - len % 8) % 8) as usize;
-        self.raw(&[0u8; 8][..pad])
-    }
-
-    fn raw(&mut self, mut bytes: &[u8]) -> Result<(), TreeError> {
-        while !bytes.is_empty() {
-            if self.block.len == self.block.data.len() {
-                self.flush()?;
-            }
-            let n = bytes.len().min(self.block.data.len() - self.block.len);
-            self.block.data[self.block.len..self.block.len + n].copy_from_slice(&bytes[..n]);
-            self.block.len += n;
-            bytes = &bytes[n..];
-        }
-        Ok(())
-    }
-
-    /// File contents as a NAR string, read straight into the blocks so
-    /// the bytes are copied once (page cache -> block) before hashing.
-    fn contents(&mut self, file: &mut std::fs::File, size: u64) -> Result<(), TreeError> {
-        self.raw(&size.to_le_bytes())?;
-        let mut left = size;
-        while left > 0 {
-            if self.block.len == self.block.data.len() {
-                self.flush()?;
-            }
-            let room = self.block.data.len() - self.block.len;
-            let n = usize::try_from(left).map_or(room, |l| l.min(room));
-            let start = self.block.len;
-            walk::read_full(file, &self.path, &mut self.block.data[start..start + n])?;
-            self.block.len += n;
-            left -= n as u64;
-        }
-        self.pad(size)
-    }
-
-    fn flush(&mut self) -> Result<(), TreeError> {
-        let full = std::mem::replace(&mut self.block, Block::placeholder());
-        self.block = self.sink.consume(full)?;
+        sink.put(&rec.nar[at..])?;
+        *counts += rec.counts;
         Ok(())
     }
 }
 
-/// Sink writing blocks to an `io::Write`.
-struct WriteSink<'w> {
-    w: &'w mut dyn Write,
-}
+/// Sink writing to an `io::Write`, through a buffer.
+struct WriteSink<'w>(std::io::BufWriter<&'w mut dyn Write>);
 
-impl BlockSink for WriteSink<'_> {
-    fn consume(&mut self, mut block: Block) -> Result<Block, TreeError> {
-        self.w
-            .write_all(block.filled())
-            .map_err(|source| TreeError::Write { source })?;
-        block.len = 0;
-        Ok(block)
-    }
-
-    fn finish(&mut self, block: Block) -> Result<(), TreeError> {
-        self.w
-            .write_all(block.filled())
-            .and_then(|()| self.w.flush())
+impl NarSink for WriteSink<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), TreeError> {
+        self.0
+            .write_all(bytes)
             .map_err(|source| TreeError::Write { source })
     }
 }
@@ -275,9 +504,15 @@ impl BlockSink for WriteSink<'_> {
 /// On error, part of the archive may already have been written.
 pub fn write_nar(path: &Path, w: &mut dyn Write) -> Result<(), TreeError> {
     let kind = walk::root_kind(path)?;
-    let mut nar = NarWriter::new(WriteSink { w }, Block::new());
-    nar.archive(path, kind)?;
-    nar.finish().map(drop)
+    let mut sink = WriteSink(std::io::BufWriter::with_capacity(BLOCK, w));
+    stream(path, kind, &mut sink, workers())?;
+    sink.0.flush().map_err(|source| TreeError::Write { source })
+}
+
+/// Walking threads per stream: one per CPU, so that the walk keeps up
+/// with the consumer on every tree shape.
+pub(crate) fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[cfg(test)]

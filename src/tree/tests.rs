@@ -3,7 +3,7 @@
 
 use super::*;
 use proptest::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -202,6 +202,131 @@ proptest! {
         let d = diff_trees(&pa, &pb).unwrap();
         prop_assert_eq!(&d, &full);
         check_details(&d)?;
+    }
+}
+
+/// Apply change `choice` to the node at `names` of the tree at `root`, if
+/// it is still there as generated (an earlier change may have removed it
+/// or its parent). Besides [`mutate`], it flips a byte in place, so that
+/// content differs at the same size.
+fn mutate_if_present(root: &Path, names: &[Vec<u8>], node: &Node, choice: u8) {
+    let path = disk_path(root, names);
+    let Ok(meta) = std::fs::symlink_metadata(&path) else {
+        return;
+    };
+    let same_kind = match node {
+        Node::File { .. } => meta.file_type().is_file(),
+        Node::Link(_) => meta.file_type().is_symlink(),
+        Node::Dir(_) => meta.file_type().is_dir(),
+    };
+    if !same_kind || (matches!(node, Node::Dir(_)) && path.join("new!").exists()) {
+        return;
+    }
+    if let Node::File { data, .. } = node
+        && choice % 4 == 3
+        && !data.is_empty()
+    {
+        let mut changed = std::fs::read(&path).unwrap();
+        if changed.len() == data.len() {
+            let at = usize::from(choice) * 7 % changed.len();
+            changed[at] ^= 0x10;
+            std::fs::write(&path, changed).unwrap();
+        }
+        return;
+    }
+    mutate(root, names, node, choice);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The lockstep walk finds what the manifest comparison (the algorithm
+    /// before it) finds, explanations included, on pairs of trees that
+    /// share most of their paths.
+    #[test]
+    fn lockstep_diff_equals_manifest_diff_on_related_trees(
+        t in tree(),
+        changes in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+        a_side in any::<bool>(),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        create(&t, &a, false);
+        create(&t, &b, true);
+        let mut all = Vec::new();
+        nodes(&t, Vec::new(), &mut all);
+        // Change either tree, so that only_in_a and only_in_b both occur.
+        let target = if a_side { &a } else { &b };
+        for (pick, choice) in &changes {
+            let (names, node) = &all[pick.index(all.len())];
+            mutate_if_present(target, names, node, *choice);
+        }
+        let mut old = diff_manifests(&manifest(&a).unwrap(), &manifest(&b).unwrap());
+        explain_differences(&mut old, &a, &b);
+        let new = diff_trees(&a, &b).unwrap();
+        prop_assert_eq!(&new, &old);
+        prop_assert_eq!(new.is_empty(), hash_path(&a).unwrap() == hash_path(&b).unwrap());
+        check_details(&new)?;
+    }
+}
+
+/// Files larger than a comparison chunk: the first difference found by the
+/// parallel compare is the first one, the descriptions hash the whole
+/// files, and the explanation shows that offset.
+#[test]
+fn large_files_differ_at_the_first_byte_that_differs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    let chunk = 4usize << 20;
+    let data: Vec<u8> = (0..2 * chunk + 5).map(|i| (i * 31 % 251) as u8).collect();
+    let mut cases: Vec<(String, Vec<u8>, Option<u64>)> = Vec::new();
+    for at in [0, 1, chunk - 1, chunk, 2 * chunk + 4] {
+        let mut other = data.clone();
+        other[at] ^= 1;
+        // A second difference later must not win.
+        let late = (at + chunk + 3).min(other.len() - 1);
+        if late != at {
+            other[late] ^= 1;
+        }
+        cases.push((format!("at{at}"), other, Some(at as u64)));
+    }
+    let mut longer = data.clone();
+    longer.extend_from_slice(b"tail");
+    cases.push(("prefix".into(), longer, Some(data.len() as u64)));
+    cases.push(("same".into(), data.clone(), None));
+    for (name, other, _) in &cases {
+        std::fs::write(a.join(name), &data).unwrap();
+        std::fs::write(b.join(name), other).unwrap();
+    }
+    let d = diff_trees(&a, &b).unwrap();
+    let want: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.2.is_some())
+        .map(|c| c.0.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let got: Vec<&str> = d.iter().map(|x| x.path.as_str()).collect();
+    assert_eq!(got, want);
+    for x in &d {
+        let (_, other, first) = cases.iter().find(|c| c.0 == x.path).unwrap();
+        let sha = |bytes: &[u8]| {
+            use sha2::Digest;
+            let h = sha2::Sha256::digest(bytes);
+            h.iter()
+                .take(6)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        assert_eq!(x.kind, DiffKind::Content);
+        assert!(x.a.as_deref().unwrap().contains(&sha(&data)), "{x:?}");
+        assert!(x.b.as_deref().unwrap().contains(&sha(other)), "{x:?}");
+        match x.detail.as_ref().map(|d| &d.body) {
+            Some(explain::Body::Binary(bin)) => assert_eq!(Some(bin.first_difference), *first),
+            other => panic!("{}: {other:?}", x.path),
+        }
     }
 }
 

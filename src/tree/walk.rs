@@ -61,7 +61,7 @@ pub(crate) fn kind_of(path: &Path, ft: std::fs::FileType) -> Result<Kind, TreeEr
     }
 }
 
-fn io_err(path: &Path, source: std::io::Error) -> TreeError {
+pub(crate) fn io_err(path: &Path, source: std::io::Error) -> TreeError {
     TreeError::Io {
         path: path.to_path_buf(),
         source,
@@ -165,10 +165,7 @@ pub(crate) fn open_regular_at(at: At) -> Result<OpenFile, TreeError> {
     let file = File::from(at.open(flags)?);
     let meta = file.metadata().map_err(|e| io_err(path, e))?;
     if kind_of(path, meta.file_type())? != Kind::Regular {
-        return Err(io_err(
-            path,
-            std::io::Error::other("changed from a regular file while being read"),
-        ));
+        return Err(changed(path));
     }
     Ok(OpenFile {
         file,
@@ -196,23 +193,137 @@ pub(crate) fn read_link_at(at: At) -> Result<Vec<u8>, TreeError> {
 /// Read exactly `buf.len()` bytes; a file that shrank since `fstat` is an
 /// error rather than a silently short NAR.
 pub(crate) fn read_full(file: &mut File, path: &Path, buf: &mut [u8]) -> Result<(), TreeError> {
+    read_exact(file, buf).map_err(|e| io_err(path, e))
+}
+
+/// [`read_full`] without a path: callers that open entries relative to a
+/// directory build the path only when there is an error to report.
+pub(crate) fn read_exact(file: &mut File, buf: &mut [u8]) -> std::io::Result<()> {
     use std::io::Read;
     let mut done = 0;
     while done < buf.len() {
         match file.read(&mut buf[done..]) {
-            Ok(0) => {
-                return Err(io_err(
-                    path,
-                    std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "file shrank while being read",
-                    ),
-                ));
-            }
+            Ok(0) => return Err(shrank()),
             Ok(n) => done += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err(path, e)),
+            Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// The error for a file that ended before the size `stat` gave.
+pub(crate) fn shrank() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        "file shrank while being read",
+    )
+}
+
+/// Read exactly `buf.len()` bytes at `offset`.
+pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, offset).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            shrank()
+        } else {
+            e
+        }
+    })
+}
+
+/// The executable bit and size of regular file `name` in open directory
+/// `dir` (whose path is `parent`), from one `fstatat` that follows no
+/// symlink: an empty file need never be opened.
+pub(crate) fn stat_file_at(
+    dir: RawFd,
+    name: &OsStr,
+    parent: &Path,
+) -> Result<(bool, u64), TreeError> {
+    use nix::sys::stat::{SFlag, fstatat};
+    let st = fstatat(Some(dir), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(|e| io_err(&parent.join(name), std::io::Error::from(e)))?;
+    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+        return Err(changed(&parent.join(name)));
+    }
+    Ok((st.st_mode & OWNER_EXEC != 0, st.st_size as u64))
+}
+
+fn changed(path: &Path) -> TreeError {
+    io_err(
+        path,
+        std::io::Error::other("changed from a regular file while being read"),
+    )
+}
+
+/// Open regular file `name` in open directory `dir` for reading, after
+/// [`stat_file_at`]: `O_NOFOLLOW | O_NONBLOCK` so that an entry swapped
+/// for a symlink or fifo since is an error (a short read), never a hang.
+pub(crate) fn open_file_at(dir: RawFd, name: &OsStr, parent: &Path) -> Result<File, TreeError> {
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::openat(Some(dir), name, flags, Mode::empty())
+        .map_err(|e| io_err(&parent.join(name), std::io::Error::from(e)))?;
+    // SAFETY: `fd` was just returned by openat(2); nothing else owns it.
+    Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// [`open_file_at`] then `fstat`: the executable bit and size of a file
+/// expected to hold data, with one name lookup instead of two.
+pub(crate) fn open_stat_at(
+    dir: RawFd,
+    name: &OsStr,
+    parent: &Path,
+) -> Result<(File, bool, u64), TreeError> {
+    let file = open_file_at(dir, name, parent)?;
+    let meta = file.metadata().map_err(|e| io_err(&parent.join(name), e))?;
+    if !meta.file_type().is_file() {
+        return Err(changed(&parent.join(name)));
+    }
+    Ok((file, meta.mode() & OWNER_EXEC != 0, meta.len()))
+}
+
+/// Whether to open a regular file before knowing its size, guessed from
+/// its predecessor in the same directory: files beside each other tend
+/// to be alike, and an empty file is best seen by `fstatat` alone (never
+/// opened), a file with data by `openat` + `fstat` (one name lookup).
+#[derive(Default)]
+pub(crate) struct OpenGuess {
+    pub data: bool,
+}
+
+impl OpenGuess {
+    /// The file's executable bit and size, and the file opened if it has
+    /// data.
+    pub(crate) fn open(
+        &mut self,
+        dir: RawFd,
+        name: &OsStr,
+        parent: &Path,
+    ) -> Result<(Option<File>, bool, u64), TreeError> {
+        let (file, executable, size) = if self.data {
+            let (file, executable, size) = open_stat_at(dir, name, parent)?;
+            (Some(file).filter(|_| size > 0), executable, size)
+        } else {
+            let (executable, size) = stat_file_at(dir, name, parent)?;
+            let file = if size > 0 {
+                Some(open_file_at(dir, name, parent)?)
+            } else {
+                None
+            };
+            (file, executable, size)
+        };
+        self.data = size > 0;
+        Ok((file, executable, size))
+    }
+}
+
+/// A second descriptor (close-on-exec) for an open directory, to open its
+/// entries later from another thread.
+pub(crate) fn dup_dir(dir: &Dir, path: &Path) -> Result<OwnedFd, TreeError> {
+    use nix::fcntl::{FcntlArg, fcntl};
+    use std::os::fd::AsRawFd;
+    let fd = fcntl(dir.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(0))
+        .map_err(|e| io_err(path, std::io::Error::from(e)))?;
+    // SAFETY: `fd` was just returned by fcntl(F_DUPFD_CLOEXEC); we own it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

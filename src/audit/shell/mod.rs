@@ -8,6 +8,8 @@
 //! commit, a checksum check). Words holding shell variables are not
 //! expanded: a package list in `$PKGS` is not seen.
 
+mod nested;
+mod packages;
 mod scan;
 
 use super::requirements::{self, Spec};
@@ -55,11 +57,35 @@ impl ShellAudit {
     }
 }
 
+/// What the audit knows about the build's surroundings.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Context {
+    /// The scenario directory ships a `Cargo.lock`: `cargo build` should
+    /// be held to it.
+    pub cargo_lock: bool,
+}
+
+/// Scripts inside scripts (`sh -c '...'` inside `bash -c "..."`) deeper
+/// than this are not audited: the bound keeps hostile input from costing
+/// more than a few passes over its text.
+const MAX_INNER: usize = 8;
+
 /// Audit one build script.
+#[cfg(test)]
 pub(crate) fn audit(script: &str) -> ShellAudit {
+    audit_with(script, Context::default())
+}
+
+/// Audit one build script in its `ctx`.
+pub(crate) fn audit_with(script: &str, ctx: Context) -> ShellAudit {
+    let mut out = ShellAudit::default();
+    audit_into(script, ctx, 0, &mut out);
+    out
+}
+
+fn audit_into(script: &str, ctx: Context, depth: usize, out: &mut ShellAudit) {
     let cmds = scan::scan(script);
     let pipes = pipelines(&cmds);
-    let mut out = ShellAudit::default();
     let mut git = GitState::default();
     for (index, cmd) in cmds.iter().enumerate() {
         let Some(k) = command_start(&cmd.words) else {
@@ -68,18 +94,29 @@ pub(crate) fn audit(script: &str) -> ShellAudit {
         let words = &cmd.words[k..];
         let name = basename(&words[0].text);
         if let Some(args) = pip_args(words) {
-            pip(&words[0], args, &mut out);
+            pip(&words[0], args, out);
         }
         match name {
-            "apt-get" | "apt" | "aptitude" => apt(words, &mut out),
-            "npm" => npm(words, &mut out),
+            "apt-get" | "apt" | "aptitude" => apt(words, out),
+            "npm" => npm(words, out),
             "git" => git.command(words),
-            "curl" | "wget" => download(&cmds, &pipes, index, words, &mut out),
-            _ => {}
+            "curl" | "wget" => download(&cmds, &pipes, index, words, out),
+            "gsutil" | "aws" => {
+                if let Some(dest) = cloud_copy(&cmds, &pipes, index, words) {
+                    judge_download(&cmds, &pipes, index, words, dest, out);
+                }
+            }
+            _ => packages::command(words, ctx, out),
+        }
+        if depth < MAX_INNER
+            && let Some(inner) = nested::script(words)
+        {
+            let mut sub = ShellAudit::default();
+            audit_into(&inner.text, ctx, depth + 1, &mut sub);
+            inner.merge(sub, out);
         }
     }
-    git.finish(&mut out);
-    out
+    git.finish(out);
 }
 
 fn basename(s: &str) -> &str {
@@ -245,6 +282,16 @@ fn pip_args(words: &[Word]) -> Option<&[Word]> {
         return Some(&words[2..]);
     }
     if is_versioned(name, "python") {
+        // pip run from its own wheel, as bootstraps do: `python pip.whl/pip ...`.
+        let script = words[1..].iter().position(|w| !w.text.starts_with('-'));
+        if let Some(k) = script
+            && words[k + 1].text.ends_with("/pip")
+            && !words[1..=k]
+                .iter()
+                .any(|w| w.text == "-m" || w.text == "-c")
+        {
+            return Some(&words[k + 2..]);
+        }
         let m = words.iter().position(|w| w.text == "-m")?;
         if words
             .get(m + 1)
@@ -319,6 +366,7 @@ fn pip(pip_word: &Word, args: &[Word], out: &mut ShellAudit) {
     let mut files: Vec<(String, &Word)> = Vec::new();
     let mut constrained = false;
     let (mut no_index, mut require_hashes, mut hashed) = (false, false, false);
+    let mut no_deps = false;
     let rest = &args[opts.k..];
     let mut items = Options::new(rest, PIP_SHORT_VALUES, PIP_LONG_VALUES);
     while let Some(item) = items.next() {
@@ -329,6 +377,8 @@ fn pip(pip_word: &Word, args: &[Word], out: &mut ShellAudit) {
             Item::Opt(opt, value) => {
                 if opt == "--no-index" {
                     no_index = true;
+                } else if opt == "--no-deps" {
+                    no_deps = true;
                 } else if opt == "--require-hashes" {
                     require_hashes = true;
                 } else if opt == "--hash" {
@@ -349,11 +399,17 @@ fn pip(pip_word: &Word, args: &[Word], out: &mut ShellAudit) {
     let reads_files = !files.is_empty();
     let mut unpinned = 0;
     let mut from_index = 0;
+    let mut pinned = 0;
+    // Hashes cannot check a VCS checkout (pip refuses them there); a full
+    // commit id pins it instead.
+    let mut hashable = 0;
     for (spec, w) in &specs {
         let kind = requirements::classify(spec);
         if matches!(kind, Spec::Pinned | Spec::Unpinned) {
             from_index += 1;
+            hashable += usize::from(!requirements::is_vcs(spec));
         }
+        pinned += usize::from(kind == Spec::Pinned);
         // A constraints file pins what the command line leaves open; it
         // is audited as a requirements file instead.
         if kind == Spec::Unpinned && !constrained {
@@ -374,7 +430,7 @@ fn pip(pip_word: &Word, args: &[Word], out: &mut ShellAudit) {
             );
         }
     }
-    if !no_index && !require_hashes && !hashed && from_index > 0 {
+    if !no_index && !require_hashes && !hashed && hashable > 0 {
         out.hit(
             pip_word,
             Rule::PipNoHashes,
@@ -385,6 +441,38 @@ fn pip(pip_word: &Word, args: &[Word], out: &mut ShellAudit) {
             "install from a requirements file with hashes: `pip install --require-hashes -r \
              \"$src/requirements.txt\"` (`pip-compile --generate-hashes` writes it), or \
              install local wheels with `--no-index`"
+                .to_owned(),
+        );
+    }
+    // Hash-checking mode (any `--hash`) needs a hash for every dependency,
+    // and a constraints file can pin them: otherwise only the names given
+    // are pinned, and what they depend on floats.
+    if !no_index
+        && !no_deps
+        && !constrained
+        && !require_hashes
+        && !hashed
+        && unpinned == 0
+        && pinned > 0
+    {
+        let names: Vec<String> = specs
+            .iter()
+            .filter(|(s, _)| requirements::classify(s) == Spec::Pinned)
+            .map(|(s, _)| shorten(s))
+            .take(3)
+            .collect();
+        out.hit(
+            pip_word,
+            Rule::PipTransitiveUnpinned,
+            format!(
+                "`pip {sub} {}` pins only the names given: their dependencies are resolved \
+                 afresh from the index at build time",
+                names.join(" ")
+            ),
+            "pin the whole tree: `pip-compile --generate-hashes` (or `pip freeze`) into \
+             \"$src/requirements.txt\" and `pip install --require-hashes -r` it, or add \
+             `-c \"$src/constraints.txt\"` listing every dependency with `==`, or \
+             `--no-deps` when the dependencies are installed pinned elsewhere"
                 .to_owned(),
         );
     }
@@ -853,10 +941,82 @@ fn download(
         None if remote_name => Dest::File(urls.first().map(|u| url_basename(u))),
         None => stdout_dest(cmds, pipes, index),
     };
+    judge_download(cmds, pipes, index, words, dest, out);
+}
+
+/// `gsutil cp gs://... DEST` and `aws s3 cp s3://... DEST`, `aws s3api
+/// get-object ... DEST`: downloads from a bucket, where the destination goes.
+fn cloud_copy(
+    cmds: &[Cmd],
+    pipes: &HashMap<usize, Pipeline>,
+    index: usize,
+    words: &[Word],
+) -> Option<Dest> {
+    let positional: Vec<&str> = words[1..]
+        .iter()
+        .map(|w| w.text.as_str())
+        .filter(|t| !t.starts_with('-') || *t == "-")
+        .collect();
+    let (remote, dest) = match basename(&words[0].text) {
+        "gsutil" => match positional.as_slice() {
+            ["cp", from @ .., to] if from.iter().any(|f| f.starts_with("gs://")) => (from[0], *to),
+            ["cat", from, ..] if from.starts_with("gs://") => (*from, "-"),
+            _ => return None,
+        },
+        _ => {
+            // `aws [global options] s3 cp SRC DST` or `aws s3api get-object
+            // --bucket B --key K OUTFILE`; global options with values are
+            // skipped by looking for the service name.
+            let s = positional
+                .iter()
+                .position(|t| *t == "s3" || *t == "s3api")?;
+            match &positional[s..] {
+                ["s3", "cp", from, to, ..] if from.starts_with("s3://") => (*from, *to),
+                ["s3api", "get-object", .., to] => {
+                    let key = words
+                        .iter()
+                        .position(|w| w.text == "--key")
+                        .and_then(|k| words.get(k + 1))
+                        .map_or("", |w| w.text.as_str());
+                    let to = if *to == key { "" } else { *to };
+                    (key, to)
+                }
+                _ => return None,
+            }
+        }
+    };
+    if dest.starts_with("gs://") || dest.starts_with("s3://") {
+        return None;
+    }
+    Some(match dest {
+        "-" => stdout_dest(cmds, pipes, index),
+        "" => Dest::File(None),
+        "." | "./" => Dest::File(Some(url_basename(remote))),
+        d if d.ends_with('/') => Dest::File(Some(url_basename(remote))),
+        d => Dest::File(Some(basename(d).to_owned())),
+    })
+}
+
+/// Flag a download by `words` into `dest` unless a checksum check of it
+/// comes before any use.
+fn judge_download(
+    cmds: &[Cmd],
+    pipes: &HashMap<usize, Pipeline>,
+    index: usize,
+    words: &[Word],
+    dest: Dest,
+    out: &mut ShellAudit,
+) {
+    let tool = basename(&words[0].text).to_owned();
+    let fetch = match tool.as_str() {
+        "curl" => "curl -fL -o FILE URL".to_owned(),
+        "wget" => "wget -O FILE URL".to_owned(),
+        "aws" => "aws s3 cp URL FILE".to_owned(),
+        other => format!("{other} cp URL FILE"),
+    };
     let fix = format!(
-        "save it to a file and check it before use: `{tool} {} FILE URL && echo \"<sha256>  FILE\" \
-         | sha256sum -c -`",
-        if curl { "-fL -o" } else { "-O" }
+        "save it to a file and check it before use: `{fetch} && echo \"<sha256>  FILE\" \
+         | sha256sum -c -`"
     );
     let problem = match dest {
         Dest::Log => return,
@@ -1193,6 +1353,100 @@ mod tests {
         let a = audit("pip install --no-index -f ./dist -r r.txt");
         assert_eq!((a.fetches.pinned, a.fetches.unpinned), (0, 0));
         assert!(!a.requirement_files[0].from_index);
+    }
+
+    #[test]
+    fn vcs_installs_at_a_full_commit_are_pinned() {
+        for spec in [
+            format!("-e git+https://x.org/r.git@{C40}#egg=r"),
+            format!("git+ssh://git@x.org/r.git@{C40}"),
+            format!("\"r @ git+https://x.org/r.git@{C40}\""),
+            format!("git://x.org/r.git@{C40}#egg=r"),
+        ] {
+            let script = format!("pip install --no-deps {spec}");
+            assert_eq!(found(&script), [], "{script}");
+        }
+        assert_eq!(
+            found("pip install --no-deps git://x.org/r.git@main"),
+            [(1, 23, "pip-unpinned")]
+        );
+    }
+
+    #[test]
+    fn pinned_names_still_float_their_dependencies() {
+        assert_eq!(
+            found("pip install flask==3.0.3 gunicorn==23.0.0"),
+            [(1, 1, "pip-no-hashes"), (1, 1, "pip-transitive-unpinned")]
+        );
+        let message = &audit("pip install flask==3.0.3").hits[1].hit.message;
+        assert!(message.contains("flask==3.0.3"), "{message}");
+        for script in [
+            "pip install --no-deps flask==3.0.3",
+            "pip install -c \"$src/constraints.txt\" flask==3.0.3",
+            "pip install flask==3.0.3 --hash=sha256:00",
+            "pip install --no-index -f ./dist flask==3.0.3",
+        ] {
+            assert!(
+                !found(script)
+                    .iter()
+                    .any(|f| f.2 == "pip-transitive-unpinned"),
+                "{script}"
+            );
+        }
+        // An unpinned name is already an error; no second finding for it.
+        assert_eq!(
+            found("pip install flask"),
+            [(1, 1, "pip-no-hashes"), (1, 13, "pip-unpinned")]
+        );
+    }
+
+    #[test]
+    fn the_pip_wheel_bootstrap_is_clean() {
+        for script in [
+            "python -m pip install --require-hashes -r requirements.txt",
+            "python3 pip-24.2-py3-none-any.whl/pip install --no-index pip-24.2-py3-none-any.whl",
+            "python3 \"$src/pip.whl/pip\" install --require-hashes -r \"$src/requirements.txt\"",
+        ] {
+            assert_eq!(found(script), [], "{script}");
+        }
+        // pip run from its wheel is still pip.
+        assert_eq!(
+            found("python3 pip.whl/pip install flask"),
+            [(1, 1, "pip-no-hashes"), (1, 29, "pip-unpinned")]
+        );
+    }
+
+    #[test]
+    fn bucket_downloads_must_be_checked_before_use() {
+        assert_eq!(
+            found(
+                "gsutil cp gs://b/install.sh /tmp/install.sh && sh /tmp/install.sh\n\
+                 aws s3 cp s3://b/tool.sh . && bash tool.sh\n\
+                 aws s3api get-object --bucket b --key run.sh run.sh\n\
+                 ./run.sh\n\
+                 gsutil cat gs://b/x.sh | sh"
+            ),
+            [
+                (1, 1, "download-unchecked"),
+                (2, 1, "download-unchecked"),
+                (3, 1, "download-unchecked"),
+                (5, 1, "download-unchecked"),
+            ]
+        );
+        for script in [
+            format!(
+                "gsutil cp gs://b/t.tgz t.tgz\necho \"{H64}  t.tgz\" | sha256sum -c -\ntar xf t.tgz"
+            ),
+            "aws s3 cp ./out s3://b/out --recursive".to_owned(),
+            "gsutil cp dist/x.tgz gs://b/".to_owned(),
+        ] {
+            assert_eq!(found(&script), [], "{script}");
+        }
+        let m = &audit("aws s3 cp s3://b/tool.sh . && bash tool.sh").hits[0].hit;
+        assert!(
+            m.message.contains("`tool.sh`") && m.fix.contains("aws s3 cp"),
+            "{m:?}"
+        );
     }
 
     proptest::proptest! {

@@ -1,5 +1,6 @@
-//! Archives compared member by member: zip (also wheels, jars), tar, and
-//! tar or single files compressed with gzip, xz or zstd. A difference names
+//! Archives compared member by member: zip (also wheels, jars, omni.ja),
+//! tar, ar (also `.deb`), and tar or single files compressed with gzip, xz,
+//! zstd or bzip2. A difference names
 //! the member (`bundle.zip!stamped.txt`) and what differs in it; a member
 //! whose content differs gets its own [`Detail`], recursively.
 //!
@@ -7,11 +8,11 @@
 //! counts are all capped, so a bomb costs bounded time and memory.
 
 use super::hints::{Context, Hints, iso};
-use super::{ArchiveDetail, Body, Detail, MemberChange, MemberDiff, ReadSeek, Side};
+use super::{ArchiveDetail, Body, Detail, MemberChange, MemberDiff, Omitted, ReadSeek, Side};
 use sha2::{Digest, Sha256};
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek};
 
 /// Bytes read from the start of a file to recognise its format (tar's
 /// magic sits at 257).
@@ -22,8 +23,12 @@ const MAX_DECOMPRESSED: u64 = 256 << 20;
 const MAX_KEPT: u64 = 32 << 20;
 /// Members read per side.
 const MAX_MEMBERS: usize = 100_000;
-/// Member differences listed in a detail.
+/// Member differences listed in a detail, per class (see [`Class`]): a
+/// class with many entries (every timestamp) cannot crowd out another.
 const MAX_LISTED: usize = 50;
+/// Metadata differences listed in a detail: fewer, since they mostly say
+/// the same thing member after member.
+const MAX_LISTED_METADATA: usize = 20;
 /// Changed members explained in detail (each is itself capped).
 const MAX_EXPLAINED: usize = 10;
 /// Memory the xz decoder may use; a header asking for more is refused.
@@ -34,9 +39,12 @@ const XZ_MEMLIMIT: u64 = 256 << 20;
 pub(super) enum Format {
     Zip,
     Tar,
+    /// Unix `ar`, also `.deb` packages (whose members are tars).
+    Ar,
     Gzip,
     Xz,
     Zstd,
+    Bzip2,
 }
 
 impl Format {
@@ -47,6 +55,8 @@ impl Format {
             Format::Gzip => "gzip",
             Format::Xz => "xz",
             Format::Zstd => "zstd",
+            Format::Ar => "ar",
+            Format::Bzip2 => "bzip2",
         }
     }
 
@@ -56,7 +66,8 @@ impl Format {
             Format::Gzip => "tar.gz",
             Format::Xz => "tar.xz",
             Format::Zstd => "tar.zst",
-            Format::Zip | Format::Tar => "tar",
+            Format::Bzip2 => "tar.bz2",
+            Format::Zip | Format::Tar | Format::Ar => "tar",
         }
     }
 }
@@ -72,11 +83,36 @@ pub(super) fn sniff(head: &[u8]) -> Option<Format> {
         Some(Format::Xz)
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Some(Format::Zstd)
+    } else if head.starts_with(b"!<arch>\n") {
+        Some(Format::Ar)
+    } else if head.len() >= 4 && head.starts_with(b"BZh") && (b'1'..=b'9').contains(&head[3]) {
+        Some(Format::Bzip2)
     } else if is_tar(head) {
         Some(Format::Tar)
     } else {
         None
     }
+}
+
+/// A zip recognised by its end-of-central-directory record, as zip readers
+/// find it: in the last 64 KiB + 22 bytes, with a comment length that ends
+/// exactly at the end of the file. This catches zips that do not start with
+/// a local header, such as Mozilla's omni.ja with its central directory
+/// first.
+pub(super) fn sniff_tail(side: Side<'_>) -> Option<Format> {
+    const EOCD: usize = 22;
+    let len = side.len().ok()?;
+    let want = len.min((EOCD + u16::MAX as usize) as u64);
+    let mut r = side.open().ok()?;
+    r.seek(std::io::SeekFrom::Start(len - want)).ok()?;
+    let mut tail = Vec::with_capacity(want as usize);
+    r.take(want).read_to_end(&mut tail).ok()?;
+    let found = (0..=tail.len().checked_sub(EOCD)?).rev().any(|p| {
+        tail[p..p + 4] == *b"PK\x05\x06"
+            && usize::from(u16::from_le_bytes([tail[p + 20], tail[p + 21]]))
+                == tail.len() - p - EOCD
+    });
+    found.then_some(Format::Zip)
 }
 
 /// POSIX (`ustar\0`) and GNU (`ustar `) tar headers carry this magic.
@@ -100,6 +136,8 @@ struct Member {
     uid: Option<u64>,
     /// Other recorded metadata, e.g. the zip compression method.
     meta: Option<String>,
+    /// Times kept in extra fields (zip `UT`), as shown, naming the field.
+    extra_times: Option<String>,
     size: u64,
     sha256: [u8; 32],
     /// The contents, when within [`MAX_KEPT`].
@@ -154,7 +192,8 @@ pub(super) fn compare(
     let (label, la, lb) = match fmt {
         Format::Zip => ("zip".to_string(), read_zip(open(a)?)?, read_zip(open(b)?)?),
         Format::Tar => ("tar".to_string(), read_tar(open(a)?)?, read_tar(open(b)?)?),
-        Format::Gzip | Format::Xz | Format::Zstd => {
+        Format::Ar => ("ar".to_string(), read_ar(open(a)?)?, read_ar(open(b)?)?),
+        Format::Gzip | Format::Xz | Format::Zstd | Format::Bzip2 => {
             if fmt == Format::Gzip {
                 gzip_headers(name, a, b, ctx, &mut out, &mut h)?;
             }
@@ -191,8 +230,9 @@ pub(super) fn compare(
             "every member is the same: only the {label} encoding differs (compression level or tool version, or metadata this comparison does not read)"
         ));
     }
-    let more = out.len().checked_sub(MAX_LISTED).filter(|n| *n > 0);
-    out.truncate(MAX_LISTED);
+    let (out, omitted) = rank(name, out);
+    let total: usize = omitted.iter().map(|o| o.count).sum();
+    let more = (total > 0).then_some(total);
     let note = match (la.note, lb.note) {
         (Some(x), Some(y)) if x == y => Some(format!("{x} (both sides)")),
         (Some(x), Some(y)) => Some(format!("A: {x}; B: {y}")),
@@ -205,10 +245,94 @@ pub(super) fn compare(
             archive: label,
             members: out,
             more,
+            omitted,
             note,
         }),
         hints: h.into_vec(),
     })
+}
+
+/// What a member difference is about, in the order they are listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    /// The archive as a whole: member order, a compression header.
+    Archive,
+    /// A member's content, type or link target.
+    Content,
+    /// A member present on one side only (or renamed).
+    Presence,
+    /// Times, modes, owners and other recorded metadata.
+    Metadata,
+}
+
+impl Class {
+    fn of(archive: &str, m: &MemberDiff) -> Class {
+        if m.member == archive {
+            return Class::Archive;
+        }
+        match m.kind {
+            MemberChange::Content | MemberChange::Type | MemberChange::LinkTarget => Class::Content,
+            MemberChange::OnlyInA | MemberChange::OnlyInB | MemberChange::Renamed => {
+                Class::Presence
+            }
+            MemberChange::Order | MemberChange::Encoding => Class::Archive,
+            MemberChange::Timestamp
+            | MemberChange::Permissions
+            | MemberChange::Owner
+            | MemberChange::Metadata => Class::Metadata,
+        }
+    }
+
+    fn cap(self) -> usize {
+        match self {
+            Class::Metadata => MAX_LISTED_METADATA,
+            _ => MAX_LISTED,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Class::Archive => "archive-wide",
+            Class::Content => "content",
+            Class::Presence => "added or removed",
+            Class::Metadata => "metadata",
+        }
+    }
+}
+
+/// Order `out` by class (archive-wide, content, added/removed, metadata),
+/// keeping the archive's order within a class, and cap each class; return
+/// what was left out per class.
+fn rank(name: &str, out: Vec<MemberDiff>) -> (Vec<MemberDiff>, Vec<Omitted>) {
+    let mut classed: Vec<(Class, MemberDiff)> =
+        out.into_iter().map(|m| (Class::of(name, &m), m)).collect();
+    classed.sort_by_key(|(c, _)| *c);
+    let mut kept = Vec::new();
+    let mut omitted: Vec<Omitted> = Vec::new();
+    let mut run: Option<(Class, usize)> = None;
+    for (class, m) in classed {
+        let n = match &mut run {
+            Some((c, n)) if *c == class => {
+                *n += 1;
+                *n
+            }
+            _ => {
+                run = Some((class, 1));
+                1
+            }
+        };
+        if n <= class.cap() {
+            kept.push(m);
+        } else if let Some(o) = omitted.last_mut().filter(|o| o.class == class.name()) {
+            o.count += 1;
+        } else {
+            omitted.push(Omitted {
+                class: class.name().to_string(),
+                count: 1,
+            });
+        }
+    }
+    (kept, omitted)
 }
 
 fn open<'a>(s: Side<'a>) -> Result<Box<dyn ReadSeek + 'a>, String> {
@@ -228,7 +352,8 @@ fn decoder<'a>(fmt: Format, r: Box<dyn ReadSeek + 'a>) -> Result<Box<dyn Read + 
             Box::new(liblzma::read::XzDecoder::new_stream(r, stream))
         }
         Format::Zstd => Box::new(zstd::stream::read::Decoder::new(r).map_err(|e| e.to_string())?),
-        Format::Zip | Format::Tar => r,
+        Format::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(r)),
+        Format::Zip | Format::Tar | Format::Ar => r,
     })
 }
 
@@ -252,7 +377,7 @@ fn inner_name(name: &str, fmt: Format, a: Side<'_>) -> String {
         return n;
     }
     let base = name.rsplit('!').next().unwrap_or(name);
-    [".gz", ".xz", ".zst", ".zstd"]
+    [".gz", ".xz", ".zst", ".zstd", ".bz2"]
         .iter()
         .find_map(|s| base.strip_suffix(s))
         .unwrap_or(base)
@@ -390,6 +515,7 @@ fn read_zip(r: Box<dyn ReadSeek + '_>) -> Result<Listing, String> {
             z.len()
         ));
     }
+    let mut offsets = Vec::new();
     for i in 0..z.len().min(MAX_MEMBERS) {
         // An encrypted or oddly compressed member is compared as stored.
         let raw = z.by_index(i).is_err();
@@ -438,6 +564,7 @@ fn read_zip(r: Box<dyn ReadSeek + '_>) -> Result<Listing, String> {
             )
         });
         let mode = f.unix_mode();
+        offsets.push((f.header_start(), f.central_header_start()));
         let meta = Some(format!(
             "compression {}{}",
             f.compression(),
@@ -455,6 +582,7 @@ fn read_zip(r: Box<dyn ReadSeek + '_>) -> Result<Listing, String> {
             }
             Err(e) => return Err(format!("member {name}: {e}")),
         };
+        drop(f);
         let link = (kind == "symlink")
             .then(|| {
                 content
@@ -472,12 +600,110 @@ fn read_zip(r: Box<dyn ReadSeek + '_>) -> Result<Listing, String> {
             owner: None,
             uid: None,
             meta,
+            extra_times: None,
             size,
             sha256,
             content,
         });
     }
+    let mut r = z.into_inner();
+    for (m, (local, central)) in out.members.iter_mut().zip(offsets) {
+        let (Some(lx), Some(cx)) = (
+            extra_at(&mut r, local, ZipHeader::Local),
+            extra_at(&mut r, central, ZipHeader::Central),
+        ) else {
+            continue;
+        };
+        let (lf, cf) = (ExtraFields::parse(&lx), ExtraFields::parse(&cx));
+        let times: Vec<String> = [("local", &lf), ("central", &cf)]
+            .iter()
+            .filter_map(|(where_, f)| f.times.as_ref().map(|t| format!("{t} ({where_} header)")))
+            .collect();
+        if !times.is_empty() {
+            m.extra_times = Some(times.join("; "));
+        }
+        if let Some((uid, gid)) = lf.owner.or(cf.owner) {
+            m.owner = Some(format!("{uid}:{gid} (zip extra field ux)"));
+            m.uid = Some(uid);
+        }
+    }
     Ok(out)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ZipHeader {
+    Local,
+    Central,
+}
+
+/// The extra-field bytes of the zip header at `offset`, if it is one.
+fn extra_at(r: &mut dyn ReadSeek, offset: u64, kind: ZipHeader) -> Option<Vec<u8>> {
+    let (magic, fixed, lens) = match kind {
+        ZipHeader::Local => (*b"PK\x03\x04", 30, 26),
+        ZipHeader::Central => (*b"PK\x01\x02", 46, 28),
+    };
+    r.seek(std::io::SeekFrom::Start(offset)).ok()?;
+    let mut head = vec![0u8; fixed];
+    r.read_exact(&mut head).ok()?;
+    if head[..4] != magic {
+        return None;
+    }
+    let le = |k: usize| u16::from_le_bytes([head[k], head[k + 1]]);
+    let (name, extra) = (le(lens), le(lens + 2));
+    r.seek(std::io::SeekFrom::Current(i64::from(name))).ok()?;
+    let mut out = vec![0u8; usize::from(extra)];
+    r.read_exact(&mut out).ok()?;
+    Some(out)
+}
+
+/// The extra fields envtwin names: `UT` (extended timestamp, 0x5455) and
+/// `ux` (Unix uid/gid, 0x7875).
+#[derive(Default)]
+struct ExtraFields {
+    /// `extra field UT: mtime 1795687009 (…), atime …`.
+    times: Option<String>,
+    owner: Option<(u64, u64)>,
+}
+
+impl ExtraFields {
+    fn parse(mut x: &[u8]) -> ExtraFields {
+        let mut out = ExtraFields::default();
+        while x.len() >= 4 {
+            let id = u16::from_le_bytes([x[0], x[1]]);
+            let len = usize::from(u16::from_le_bytes([x[2], x[3]]));
+            let Some(data) = x.get(4..4 + len) else { break };
+            match id {
+                0x5455 if !data.is_empty() => {
+                    let flags = data[0];
+                    let mut shown = Vec::new();
+                    let mut at = 1;
+                    for (bit, what) in [(1, "mtime"), (2, "atime"), (4, "ctime")] {
+                        if flags & bit == 0 {
+                            continue;
+                        }
+                        let Some(b) = data.get(at..at + 4) else { break };
+                        let t = i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                        shown.push(format!("{what} {t} ({})", iso(t)));
+                        at += 4;
+                    }
+                    out.times = Some(format!("extra field UT: {}", shown.join(", ")));
+                }
+                0x7875 if data.len() >= 3 => {
+                    let num = |b: &[u8]| b.iter().rev().fold(0u64, |v, x| (v << 8) | u64::from(*x));
+                    let us = usize::from(data[1]);
+                    let uid = data.get(2..2 + us).filter(|_| us <= 8);
+                    let gs = data.get(2 + us).map(|g| usize::from(*g));
+                    let gid = gs.and_then(|g| data.get(3 + us..3 + us + g).filter(|_| g <= 8));
+                    if let (Some(u), Some(g)) = (uid, gid) {
+                        out.owner = Some((num(u), num(g)));
+                    }
+                }
+                _ => {}
+            }
+            x = &x[4 + len..];
+        }
+        out
+    }
 }
 
 fn read_tar<R: Read>(r: R) -> Result<Listing, String> {
@@ -584,6 +810,65 @@ fn read_tar<R: Read>(r: R) -> Result<Listing, String> {
             owner: Some(owner),
             uid,
             meta: None,
+            extra_times: None,
+            size,
+            sha256,
+            content,
+        });
+    }
+    Ok(out)
+}
+
+/// The members of a Unix `ar` archive (a `.deb`, a static library).
+fn read_ar<R: Read>(r: R) -> Result<Listing, String> {
+    let left = Cell::new(MAX_DECOMPRESSED);
+    let mut kept = MAX_KEPT;
+    let capped = Capped {
+        inner: r,
+        left: &left,
+    };
+    let mut ar = ar::Archive::new(capped);
+    let mut out = Listing::default();
+    while let Some(entry) = ar.next_entry() {
+        let mut e = match entry {
+            Ok(e) => e,
+            Err(err) if left.get() == 0 => {
+                out.note = Some(err.to_string());
+                break;
+            }
+            Err(err) => return Err(format!("not a readable ar archive: {err}")),
+        };
+        if out.members.len() >= MAX_MEMBERS {
+            out.note = Some(format!("only the first {MAX_MEMBERS} members read"));
+            break;
+        }
+        let hd = e.header();
+        let name = String::from_utf8_lossy(hd.identifier()).into_owned();
+        let t = i64::try_from(hd.mtime()).ok();
+        let mtime = Some(match t {
+            Some(t) => format!("{t} ({})", iso(t)),
+            None => hd.mtime().to_string(),
+        });
+        let (uid, gid, mode) = (hd.uid(), hd.gid(), hd.mode());
+        let (size, sha256, content) = match read_content(&mut e, &mut kept) {
+            Ok(c) => c,
+            Err(err) if left.get() == 0 => {
+                out.note = Some(format!("stopped at member {name}: {err}"));
+                break;
+            }
+            Err(err) => return Err(format!("member {name}: {err}")),
+        };
+        out.members.push(Member {
+            name,
+            kind: "file",
+            link: None,
+            mode: Some(mode),
+            mtime,
+            mtime_epoch: t,
+            owner: Some(format!("{uid}:{gid}")),
+            uid: Some(u64::from(uid)),
+            meta: None,
+            extra_times: None,
             size,
             sha256,
             content,
@@ -615,6 +900,7 @@ fn single<R: Read>(name: &str, r: R) -> Result<Listing, String> {
         owner: None,
         uid: None,
         meta: None,
+        extra_times: None,
         size,
         sha256,
         content,
@@ -767,7 +1053,7 @@ fn diff_listings(
                 None,
             );
         }
-        if ma.mtime != mb.mtime {
+        if (&ma.mtime, &ma.extra_times) != (&mb.mtime, &mb.extra_times) {
             stamps += 1;
             // One example is enough: the other members' times say the same.
             if stamps == 1
@@ -775,12 +1061,14 @@ fn diff_listings(
             {
                 h.epoch_pair(ctx, x, y, &format!("in {}", full(ma)));
             }
-            push(
-                MemberChange::Timestamp,
-                ma.mtime.clone(),
-                mb.mtime.clone(),
-                None,
-            );
+            // A time kept in an extra field is named with its field, so
+            // a change only there is seen.
+            let show = |m: &Member| match (&m.mtime, &m.extra_times) {
+                (Some(t), Some(x)) => Some(format!("{t}; {x}")),
+                (t, None) => t.clone(),
+                (None, x) => x.clone(),
+            };
+            push(MemberChange::Timestamp, show(ma), show(mb), None);
         }
         if ma.owner != mb.owner {
             if !owners_hinted && ma.uid != mb.uid {
@@ -812,12 +1100,125 @@ fn diff_listings(
             out.push(only(full(mb), mb, false));
         }
     }
+    pair_renames(name, (la, lb), ctx, depth, out);
     if stamps > 0 {
         h.push(format!(
             "{stamps} member timestamp{} differ: the archiver stored the files' modification times; clamp them to SOURCE_DATE_EPOCH (e.g. `touch -d @$SOURCE_DATE_EPOCH` before archiving, `tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime`)",
             if stamps == 1 { "" } else { "s" }
         ));
     }
+}
+
+/// Near-identical renames are looked for only among members this small, and
+/// at most this many pairs are compared: a line diff per pair is the cost.
+const NEAR_MAX_BYTES: usize = 64 << 10;
+const NEAR_MAX_PAIRS: usize = 2_500;
+/// Share of equal lines for two differently named members to count as one
+/// member renamed and edited.
+const NEAR_RATIO: f32 = 0.8;
+
+/// Pair a member only in A with one only in B, as diffoscope does: the
+/// same bytes ("identical despite different names"), or text that is
+/// nearly the same (explained in turn). One `renamed` entry replaces the
+/// removal and the addition.
+fn pair_renames(
+    name: &str,
+    (la, lb): (&Listing, &Listing),
+    ctx: &Context,
+    depth: usize,
+    out: &mut Vec<MemberDiff>,
+) {
+    let by_name = |l: &'_ Listing| -> HashMap<String, usize> {
+        l.members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.kind == "file")
+            .map(|(i, m)| (format!("{name}!{}", m.name), i))
+            .collect()
+    };
+    let (ma, mb) = (by_name(la), by_name(lb));
+    let side = |kind, map: &HashMap<String, usize>| -> Vec<(usize, usize)> {
+        out.iter()
+            .enumerate()
+            .filter(|(_, d)| d.kind == kind)
+            .filter_map(|(k, d)| map.get(&d.member).map(|i| (k, *i)))
+            .collect()
+    };
+    let (removed, mut added) = (
+        side(MemberChange::OnlyInA, &ma),
+        side(MemberChange::OnlyInB, &mb),
+    );
+    let mut pairs: Vec<(usize, usize, bool)> = Vec::new();
+    let mut near = Vec::new();
+    for (k, i) in removed {
+        let x = &la.members[i];
+        if let Some(p) = added
+            .iter()
+            .position(|(_, j)| lb.members[*j].sha256 == x.sha256)
+        {
+            pairs.push((k, added.remove(p).0, true));
+        } else {
+            near.push((k, i));
+        }
+    }
+    let mut compared = 0;
+    for (k, i) in near {
+        let Some(x) = small_text(&la.members[i]) else {
+            continue;
+        };
+        let mut best: Option<(usize, f32)> = None;
+        for (p, (_, j)) in added.iter().enumerate() {
+            let Some(y) = small_text(&lb.members[*j]) else {
+                continue;
+            };
+            compared += 1;
+            if compared > NEAR_MAX_PAIRS {
+                break;
+            }
+            let r = similar::TextDiff::from_lines(x, y).ratio();
+            if r >= NEAR_RATIO && best.is_none_or(|(_, b)| r > b) {
+                best = Some((p, r));
+            }
+        }
+        if let Some((p, _)) = best {
+            pairs.push((k, added.remove(p).0, false));
+        }
+    }
+    let mut gone = Vec::new();
+    for (k, j, identical) in pairs {
+        let new_name = out[j].member.clone();
+        let old_name = std::mem::take(&mut out[k].member);
+        let detail = (!identical).then(|| {
+            let (x, y) = (&la.members[ma[&old_name]], &lb.members[mb[&new_name]]);
+            Box::new(super::explain_sides(
+                &old_name,
+                Side::Bytes(x.content.as_deref().unwrap_or_default()),
+                Side::Bytes(y.content.as_deref().unwrap_or_default()),
+                ctx,
+                depth + 1,
+            ))
+        });
+        out[k] = MemberDiff {
+            member: old_name.clone(),
+            kind: MemberChange::Renamed,
+            a: Some(old_name),
+            b: Some(new_name),
+            detail,
+        };
+        gone.push(j);
+    }
+    gone.sort_unstable();
+    for j in gone.into_iter().rev() {
+        out.remove(j);
+    }
+}
+
+/// A member's content as text, when kept and small enough to compare.
+fn small_text(m: &Member) -> Option<&str> {
+    let c = m.content.as_deref()?;
+    (c.len() <= NEAR_MAX_BYTES)
+        .then(|| super::text::as_text(c))
+        .flatten()
 }
 
 fn only(member: String, m: &Member, in_a: bool) -> MemberDiff {

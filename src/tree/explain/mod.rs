@@ -19,7 +19,7 @@ pub use hints::Context;
 
 use super::{DiffKind, Difference};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::io::{Read, Seek};
 use std::os::unix::ffi::OsStrExt;
@@ -37,22 +37,23 @@ pub const MAX_EXPLAINED: usize = 200;
 const MAX_DEPTH: usize = 3;
 
 /// How the contents of a differing file differ, capped in size.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Detail {
     /// The explanation proper; serialised inline with a `format` tag.
     #[serde(flatten)]
     pub body: Body,
     /// Known causes the change looks like, e.g. `looks like a timestamp
     /// (1795687009 = 2026-11-26T09:56:49Z, in B)`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub hints: Vec<String>,
 }
 
 /// What kind of explanation a [`Detail`] holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "format", rename_all = "snake_case")]
 pub enum Body {
-    /// Both sides are UTF-8 text without NUL bytes.
+    /// Both sides are text: UTF-8 without NUL bytes, or ISO-8859-1 (see
+    /// [`TextDetail::encoding`]).
     Text(TextDetail),
     /// Anything else that is not an archive both sides can read.
     Binary(BinaryDetail),
@@ -68,7 +69,7 @@ pub enum Body {
 }
 
 /// A unified diff of the differing lines.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextDetail {
     /// Hunks (`@@ -l,n +l,n @@` then ` `, `-`, `+` lines), with 3 lines
     /// of context, cut to 40 lines / 4 KiB; long lines are cut too.
@@ -80,10 +81,14 @@ pub struct TextDetail {
     /// What was cut from `diff`, if anything, e.g. `52 more lines not shown`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<String>,
+    /// When a side is not UTF-8 but was read as ISO-8859-1, e.g.
+    /// `ISO-8859-1 (both sides), shown decoded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
 }
 
 /// Where two binary files first differ.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BinaryDetail {
     /// Size of A in bytes.
     pub size_a: u64,
@@ -104,24 +109,40 @@ pub struct BinaryDetail {
 }
 
 /// Two archives compared member by member.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArchiveDetail {
-    /// `zip`, `tar`, `tar.gz`, `tar.xz`, `tar.zst`, `gzip`, `xz` or `zstd`.
+    /// `zip`, `tar`, `ar` (also `.deb`), `tar.gz`, `tar.xz`, `tar.zst`,
+    /// `tar.bz2`, `gzip`, `xz`, `zstd` or `bzip2`.
     pub archive: String,
-    /// What differs, at most 50 entries: archive-wide entries (order,
-    /// compression header) first, then members in A's order, then members
-    /// only in B.
+    /// What differs, by class: archive-wide entries (order, compression
+    /// header) first, then content changes, then members added, removed or
+    /// renamed, then metadata (times, modes, owners); in A's order within a
+    /// class. Each class is capped on its own (50; metadata 20), so
+    /// timestamps cannot crowd out a changed file.
     pub members: Vec<MemberDiff>,
-    /// How many further member differences were left out, if any.
+    /// How many further member differences were left out, if any (the sum
+    /// of `omitted`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub more: Option<usize>,
+    /// What was left out, per class, in listing order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub omitted: Vec<Omitted>,
     /// Limits hit while reading, e.g. `stopped after 256 MiB decompressed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
+/// Member differences of one class left out of an [`ArchiveDetail`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Omitted {
+    /// `content`, `added or removed`, `metadata` or `archive-wide`.
+    pub class: String,
+    /// How many were left out.
+    pub count: usize,
+}
+
 /// One way an archive member (or the archive itself) differs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberDiff {
     /// `bundle.zip!stamped.txt`, nested as `a.tar.gz!lib/b.jar!C.class`;
     /// the bare archive name for archive-wide entries.
@@ -138,7 +159,7 @@ pub struct MemberDiff {
 }
 
 /// What differs about an archive member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MemberChange {
     Content,
@@ -156,6 +177,9 @@ pub enum MemberChange {
     Order,
     OnlyInA,
     OnlyInB,
+    /// The same member under another name: `a` and `b` are the two names
+    /// (identical content, or near-identical with its own `detail`).
+    Renamed,
     /// Other recorded metadata: compression method, gzip header name or OS.
     Metadata,
     /// Every member is the same; the bytes of the container differ.
@@ -165,6 +189,13 @@ pub enum MemberChange {
 /// Explain how regular files `a` and `b` differ. Never fails: what cannot
 /// be read is said in the [`Detail`].
 pub fn explain(a: &Path, b: &Path, ctx: &Context) -> Detail {
+    explain_from(a, b, ctx, None)
+}
+
+/// [`explain`], given the offset of the first differing byte when the
+/// caller already found it (the tree diff does), so that a large file is
+/// not read again up to there.
+pub fn explain_from(a: &Path, b: &Path, ctx: &Context, first: Option<u64>) -> Detail {
     let name = a
         .file_name()
         .map(|n| String::from_utf8_lossy(n.as_bytes()).into_owned())
@@ -181,7 +212,13 @@ pub fn explain(a: &Path, b: &Path, ctx: &Context) -> Detail {
             ctx.times.push(t.as_secs() as i64);
         }
     }
-    explain_sides(&name, Side::File(a), Side::File(b), &ctx, 0)
+    match try_explain(&name, Side::File(a), Side::File(b), &ctx, 0, first) {
+        Ok(d) => d,
+        Err(reason) => Detail {
+            body: Body::Unreadable { reason },
+            hints: Vec::new(),
+        },
+    }
 }
 
 /// Hints for a symlink whose target changed, if the targets show a cause.
@@ -206,6 +243,16 @@ pub fn explain_name(key: &str, in_a: bool, ctx: &Context) -> Option<Detail> {
     hints_only(h)
 }
 
+/// Hints for two octal modes (`0644`, `0664`) of the same path, if they
+/// differ the way umasks make them.
+pub fn explain_modes(a: Option<&str>, b: Option<&str>) -> Option<Detail> {
+    let parse = |m: Option<&str>| m.and_then(|m| u32::from_str_radix(m, 8).ok());
+    let (ma, mb) = (parse(a)?, parse(b)?);
+    let mut h = hints::Hints::default();
+    h.mode_pair(ma, mb, a?, b?);
+    hints_only(h)
+}
+
 fn hints_only(h: hints::Hints) -> Option<Detail> {
     let hints = h.into_vec();
     (!hints.is_empty()).then_some(Detail {
@@ -219,25 +266,39 @@ fn hints_only(h: hints::Hints) -> Option<Detail> {
 /// in parallel. Content differences get a full explanation; symlink targets
 /// and one-sided paths get one only when a hint applies.
 pub fn explain_differences(diffs: &mut [Difference], root_a: &Path, root_b: &Path) {
+    explain_known(diffs, root_a, root_b, &[]);
+}
+
+/// [`explain_differences`], where `first[i]`, if given, is the offset of
+/// the first differing byte of `diffs[i]` (a content difference).
+pub(crate) fn explain_known(
+    diffs: &mut [Difference],
+    root_a: &Path,
+    root_b: &Path,
+    first: &[Option<u64>],
+) {
     let ctx = Context::sandbox();
     let mut content = 0;
-    let todo: Vec<&mut Difference> = diffs
+    let todo: Vec<(Option<u64>, &mut Difference)> = diffs
         .iter_mut()
-        .filter(|d| d.detail.is_none())
-        .filter(|d| {
+        .enumerate()
+        .map(|(i, d)| (first.get(i).copied().flatten(), d))
+        .filter(|(_, d)| d.detail.is_none())
+        .filter(|(_, d)| {
             // Only content costs real work (reading both files); names and
             // link targets are cheap, so only content counts to the cap.
             content += usize::from(d.kind == DiffKind::Content);
             d.kind != DiffKind::Content || content <= MAX_EXPLAINED
         })
         .collect();
-    todo.into_par_iter().for_each(|d| {
+    todo.into_par_iter().for_each(|(first, d)| {
         let (pa, pb) = (key_path(root_a, &d.path), key_path(root_b, &d.path));
         d.detail = match d.kind {
-            DiffKind::Content => Some(explain(&pa, &pb, &ctx)),
+            DiffKind::Content => Some(explain_from(&pa, &pb, &ctx, first)),
             DiffKind::SymlinkTarget => explain_symlinks(&pa, &pb, &ctx),
             DiffKind::OnlyInA => explain_name(&d.path, true, &ctx),
             DiffKind::OnlyInB => explain_name(&d.path, false, &ctx),
+            DiffKind::Mode => explain_modes(d.a.as_deref(), d.b.as_deref()),
             DiffKind::Type | DiffKind::Executable => None,
         };
     });
@@ -245,7 +306,7 @@ pub fn explain_differences(diffs: &mut [Difference], root_a: &Path, root_b: &Pat
 
 /// The host path of manifest key `key` under `root`: keys escape bytes that
 /// are not UTF-8 as `\xNN` and a backslash as `\\` (see `escape_name`).
-fn key_path(root: &Path, key: &str) -> PathBuf {
+pub fn key_path(root: &Path, key: &str) -> PathBuf {
     if key.is_empty() {
         return root.to_path_buf();
     }
@@ -325,7 +386,7 @@ impl<'a> Side<'a> {
 /// The explanation of `a` vs `b`, named `name` (archive members are named
 /// `name!member`), `depth` archives deep.
 fn explain_sides(name: &str, a: Side<'_>, b: Side<'_>, ctx: &Context, depth: usize) -> Detail {
-    match try_explain(name, a, b, ctx, depth) {
+    match try_explain(name, a, b, ctx, depth, None) {
         Ok(d) => d,
         Err(reason) => Detail {
             body: Body::Unreadable { reason },
@@ -340,6 +401,7 @@ fn try_explain(
     b: Side<'_>,
     ctx: &Context,
     depth: usize,
+    first: Option<u64>,
 ) -> Result<Detail, String> {
     let (ha, hb) = (
         a.head(archive::SNIFF).map_err(|e| a.describe_err(&e))?,
@@ -347,7 +409,10 @@ fn try_explain(
     );
     let mut note = None;
     if depth < MAX_DEPTH
-        && let (Some(fa), Some(fb)) = (archive::sniff(&ha), archive::sniff(&hb))
+        && let (Some(fa), Some(fb)) = (
+            archive::sniff(&ha).or_else(|| archive::sniff_tail(a)),
+            archive::sniff(&hb).or_else(|| archive::sniff_tail(b)),
+        )
         && fa == fb
     {
         match archive::compare(name, fa, a, b, ctx, depth) {
@@ -360,9 +425,10 @@ fn try_explain(
         b.len().map_err(|e| b.describe_err(&e))?,
     );
     if la > TEXT_LIMIT || lb > TEXT_LIMIT {
-        let mut d = binary::streamed(a, b).map_err(|e| e.to_string())?;
+        let mut d = binary::streamed(a, b, first).map_err(|e| e.to_string())?;
         d.note = note.or_else(|| Some("too large for a line diff".into()));
         let mut h = hints::Hints::default();
+        binary::telltale_offsets_streamed(a, b, ctx, &mut h);
         binary::hints_streamed(&d, a, b, ctx, &mut h);
         return Ok(Detail {
             body: Body::Binary(d),
@@ -373,14 +439,26 @@ fn try_explain(
         a.load().map_err(|e| a.describe_err(&e))?,
         b.load().map_err(|e| b.describe_err(&e))?,
     );
-    Ok(plain(&ca, &cb, note, ctx))
+    let mut d = plain(&ca, &cb, note, ctx);
+    if let Body::Binary(bin) = &d.body {
+        let mut h = hints::Hints::default();
+        binary::pyc_header(name, bin, &ca, &cb, &mut h);
+        binary::telltale_offsets(&ca, &cb, ctx, &mut h);
+        // The whole-file findings name the cause; they go first.
+        let mut found = h.into_vec();
+        found.retain(|x| !d.hints.contains(x));
+        found.append(&mut d.hints);
+        d.hints = found;
+    }
+    Ok(d)
 }
 
 /// Text or binary explanation of two contents in memory.
 fn plain(a: &[u8], b: &[u8], note: Option<String>, ctx: &Context) -> Detail {
     let mut h = hints::Hints::default();
-    if let (Some(ta), Some(tb)) = (text::as_text(a), text::as_text(b)) {
-        let d = text::diff(ta, tb, ctx, &mut h);
+    if let Some((ta, tb, encoding)) = text::decode(a, b) {
+        let mut d = text::diff(&ta, &tb, ctx, &mut h);
+        d.encoding = encoding;
         return Detail {
             body: Body::Text(d),
             hints: h.into_vec(),
@@ -411,7 +489,7 @@ fn raw_binary(a: Side<'_>, b: Side<'_>, ctx: &Context) -> Detail {
             (_, Err(e)) => Err(b.describe_err(&e)),
         }
     } else {
-        binary::streamed(a, b)
+        binary::streamed(a, b, None)
             .inspect(|d| binary::hints_streamed(d, a, b, ctx, &mut h))
             .map_err(|e| e.to_string())
     };

@@ -292,6 +292,7 @@ fn pyc_style_mtime_in_binary_is_hinted() {
     assert_eq!(
         d.hints,
         [
+            "looks like a .pyc header (source mtime): 1795687009 = 2026-11-26T09:56:49Z in A, 1795687012 = 2026-11-26T09:56:52Z in B; set SOURCE_DATE_EPOCH, or compile with --invalidation-mode checked-hash",
             "looks like a timestamp at offset 8 (1795687009 = 2026-11-26T09:56:49Z in A, 1795687012 = 2026-11-26T09:56:52Z in B)"
         ]
     );
@@ -704,4 +705,410 @@ proptest! {
         let d = explain_bytes(name, &a, &b);
         assert_capped(&d);
     }
+}
+
+/// `zip` rearranged as Mozilla's omni.ja is: central directory first, then
+/// the members, then the end record pointing back at offset 0.
+fn central_directory_first(zip: &[u8]) -> Vec<u8> {
+    let eocd = zip.len() - 22;
+    assert_eq!(&zip[eocd..eocd + 4], b"PK\x05\x06");
+    let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    let le16 = |b: &[u8]| u16::from_le_bytes([b[0], b[1]]) as usize;
+    let (cd_size, cd_off) = (le32(&zip[eocd + 12..]), le32(&zip[eocd + 16..]));
+    let mut cd = zip[cd_off..cd_off + cd_size].to_vec();
+    let mut p = 0;
+    while p < cd.len() {
+        let local = le32(&cd[p + 42..]) + cd_size;
+        cd[p + 42..p + 46].copy_from_slice(&(local as u32).to_le_bytes());
+        p += 46 + le16(&cd[p + 28..]) + le16(&cd[p + 30..]) + le16(&cd[p + 32..]);
+    }
+    let mut out = cd;
+    out.extend_from_slice(&zip[..cd_off]);
+    let mut end = zip[eocd..].to_vec();
+    end[16..20].copy_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&end);
+    out
+}
+
+#[test]
+fn a_zip_with_its_central_directory_first_is_read_as_zip() {
+    let a = central_directory_first(&zip_of(&[
+        ("chrome.manifest", b"content a\n", 0, 0o644),
+        ("res/x.js", b"same\n", 0, 0o644),
+    ]));
+    let b = central_directory_first(&zip_of(&[
+        ("chrome.manifest", b"content b\n", 0, 0o644),
+        ("res/x.js", b"same\n", 0, 0o644),
+    ]));
+    assert!(a.starts_with(b"PK\x01\x02"));
+    assert_eq!(archive::sniff(&a[..512.min(a.len())]), None);
+    let d = explain_bytes("omni.ja", &a, &b);
+    assert_eq!(arch(&d).archive, "zip");
+    assert_eq!(
+        members(&d)
+            .iter()
+            .map(|m| (m.0.as_str(), m.1))
+            .collect::<Vec<_>>(),
+        [("omni.ja!chrome.manifest", MemberChange::Content)]
+    );
+    // Bytes that merely end in something like an end record are not a zip.
+    let mut fake = vec![0u8; 100];
+    fake.extend_from_slice(b"PK\x05\x06");
+    fake.extend_from_slice(&[0u8; 18]);
+    fake.push(0);
+    assert!(matches!(
+        explain_bytes("x.bin", &fake, &[1u8; 10]).body,
+        Body::Binary(_)
+    ));
+}
+
+#[test]
+fn content_changes_come_before_metadata_with_a_cap_per_class() {
+    // 80 members whose times differ, then one changed and one added file:
+    // in archive order the changes would be past the cap.
+    let mut ma: Vec<(String, Vec<u8>, u64, u32, u64)> = (0..80)
+        .map(|i| (format!("d/{i:02}.txt"), b"same\n".to_vec(), 1000, 0o644, 0))
+        .collect();
+    let mut mb: Vec<_> = ma
+        .iter()
+        .map(|(n, c, _, m, u)| (n.clone(), c.clone(), 2000, *m, *u))
+        .collect();
+    ma.push(("z/changed.txt".into(), b"a\n".to_vec(), 1000, 0o644, 0));
+    mb.push(("z/changed.txt".into(), b"b\n".to_vec(), 2000, 0o644, 0));
+    mb.push(("z/added.txt".into(), b"new\n".to_vec(), 2000, 0o644, 0));
+    let tar = |m: &[(String, Vec<u8>, u64, u32, u64)]| {
+        let refs: Vec<(&str, &[u8], u64, u32, u64)> = m
+            .iter()
+            .map(|(n, c, t, md, u)| (n.as_str(), c.as_slice(), *t, *md, *u))
+            .collect();
+        gzip(&tar_of(&refs), 0)
+    };
+    let d = explain_bytes("src.tar.gz", &tar(&ma), &tar(&mb));
+    let a = arch(&d);
+    let kinds: Vec<_> = a
+        .members
+        .iter()
+        .map(|m| (m.member.as_str(), m.kind))
+        .collect();
+    assert_eq!(
+        kinds[0],
+        ("src.tar.gz!z/changed.txt", MemberChange::Content)
+    );
+    assert_eq!(kinds[1], ("src.tar.gz!z/added.txt", MemberChange::OnlyInB));
+    assert!(kinds[2..].iter().all(|k| k.1 == MemberChange::Timestamp));
+    assert_eq!(kinds.len(), 2 + 20);
+    assert_eq!(
+        a.omitted,
+        [Omitted {
+            class: "metadata".into(),
+            count: 61
+        }]
+    );
+    assert_eq!(a.more, Some(61));
+}
+
+#[test]
+fn renamed_members_are_paired() {
+    let a = zip_of(&[
+        ("lib/old-name.so", b"\x7fELF same bytes", 0, 0o755),
+        ("gone.txt", b"only in a\n", 0, 0o644),
+    ]);
+    let b = zip_of(&[
+        ("lib/new-name.so", b"\x7fELF same bytes", 0, 0o755),
+        ("came.txt", b"only in b\n", 0, 0o644),
+    ]);
+    let d = explain_bytes("r.zip", &a, &b);
+    assert_eq!(
+        members(&d),
+        [
+            (
+                "r.zip!lib/old-name.so".to_string(),
+                MemberChange::Renamed,
+                s("r.zip!lib/old-name.so"),
+                s("r.zip!lib/new-name.so")
+            ),
+            (
+                "r.zip!gone.txt".to_string(),
+                MemberChange::OnlyInA,
+                s("file, 10 bytes, sha256 81931d0214d0…"),
+                None
+            ),
+            (
+                "r.zip!came.txt".to_string(),
+                MemberChange::OnlyInB,
+                None,
+                s("file, 10 bytes, sha256 c6bbea61283e…")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn latin1_text_gets_a_line_diff_with_an_encoding_note() {
+    let a = b"name=Jos\xe9\nbuilt=Montr\xe9al A\n";
+    let b = b"name=Jos\xe9\nbuilt=Montr\xe9al B\n";
+    let d = explain_bytes("README.latin1", a, b);
+    let t = text(&d);
+    assert_eq!(
+        t.diff,
+        "@@ -1,2 +1,2 @@\n name=José\n-built=Montréal A\n+built=Montréal B\n"
+    );
+    assert_eq!(
+        t.encoding.as_deref(),
+        Some("ISO-8859-1 (both sides), shown decoded")
+    );
+    // A re-encoding is a text change too, and is named.
+    let d = explain_bytes("n.txt", "caf\u{e9}\n".as_bytes(), b"caf\xe9\n");
+    assert!(
+        text(&d)
+            .encoding
+            .as_deref()
+            .unwrap()
+            .contains("UTF-8 in A, ISO-8859-1 in B")
+    );
+    // C1 control bytes mean binary, not Latin-1.
+    assert!(matches!(
+        explain_bytes("x", b"ab\x85c\xe9", b"ab\x86c\xe9").body,
+        Body::Binary(_)
+    ));
+}
+
+/// A one-member stored zip written by hand, with the given extra fields in
+/// its local and central headers.
+fn raw_zip(name: &str, data: &[u8], local_extra: &[u8], central_extra: &[u8]) -> Vec<u8> {
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    let (crc, size, n) = (crc.sum(), data.len() as u32, name.len() as u16);
+    let mut z = Vec::new();
+    z.extend_from_slice(b"PK\x03\x04\x0a\x00\x00\x00\x00\x00\x00\x00\x21\x00");
+    for v in [crc, size, size] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    z.extend_from_slice(&n.to_le_bytes());
+    z.extend_from_slice(&(local_extra.len() as u16).to_le_bytes());
+    z.extend_from_slice(name.as_bytes());
+    z.extend_from_slice(local_extra);
+    z.extend_from_slice(data);
+    let cd = z.len() as u32;
+    z.extend_from_slice(b"PK\x01\x02\x1e\x03\x0a\x00\x00\x00\x00\x00\x00\x00\x21\x00");
+    for v in [crc, size, size] {
+        z.extend_from_slice(&v.to_le_bytes());
+    }
+    z.extend_from_slice(&n.to_le_bytes());
+    z.extend_from_slice(&(central_extra.len() as u16).to_le_bytes());
+    z.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    z.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
+    z.extend_from_slice(&0u32.to_le_bytes());
+    z.extend_from_slice(name.as_bytes());
+    z.extend_from_slice(central_extra);
+    let cd_size = z.len() as u32 - cd;
+    z.extend_from_slice(b"PK\x05\x06\x00\x00\x00\x00\x01\x00\x01\x00");
+    z.extend_from_slice(&cd_size.to_le_bytes());
+    z.extend_from_slice(&cd.to_le_bytes());
+    z.extend_from_slice(&[0, 0]);
+    z
+}
+
+/// A `UT` extra field with the given flags and times.
+fn ut(flags: u8, times: &[i32]) -> Vec<u8> {
+    let mut f = vec![0x55, 0x54];
+    f.extend_from_slice(&(1 + 4 * times.len() as u16).to_le_bytes());
+    f.push(flags);
+    for t in times {
+        f.extend_from_slice(&t.to_le_bytes());
+    }
+    f
+}
+
+/// A `ux` extra field with 4-byte uid and gid.
+fn ux(uid: u32, gid: u32) -> Vec<u8> {
+    let mut f = vec![0x75, 0x78, 11, 0, 1, 4];
+    f.extend_from_slice(&uid.to_le_bytes());
+    f.push(4);
+    f.extend_from_slice(&gid.to_le_bytes());
+    f
+}
+
+#[test]
+fn zip_extra_field_times_and_owners_are_named_per_member() {
+    // Only the access time in the local UT field differs.
+    let a = raw_zip(
+        "f.txt",
+        b"same\n",
+        &ut(3, &[1_700_000_000, 1_700_000_000]),
+        &ut(1, &[1_700_000_000]),
+    );
+    let b = raw_zip(
+        "f.txt",
+        b"same\n",
+        &ut(3, &[1_700_000_000, 1_795_687_009]),
+        &ut(1, &[1_700_000_000]),
+    );
+    let d = explain_bytes("t.zip", &a, &b);
+    let m = members(&d);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(
+        (m[0].0.as_str(), m[0].1),
+        ("t.zip!f.txt", MemberChange::Timestamp)
+    );
+    let shown_b = m[0].3.as_deref().unwrap();
+    assert!(
+        shown_b.contains("extra field UT: mtime 1700000000")
+            && shown_b.contains("atime 1795687009 (2026-11-26T09:56:49Z)")
+            && shown_b.contains("(local header)"),
+        "{shown_b}"
+    );
+    // The Unix uid/gid field.
+    let a = raw_zip("g", b"x", &ux(0, 0), &[]);
+    let b = raw_zip("g", b"x", &ux(1000, 100), &[]);
+    let m = members(&explain_bytes("o.zip", &a, &b));
+    assert_eq!(
+        m,
+        [(
+            "o.zip!g".to_string(),
+            MemberChange::Owner,
+            s("0:0 (zip extra field ux)"),
+            s("1000:100 (zip extra field ux)")
+        )]
+    );
+}
+
+fn bz2(data: &[u8]) -> Vec<u8> {
+    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A `.deb`: an ar archive of `debian-binary`, `control.tar.gz` and
+/// `data.tar.xz`, each stamped with `mtime`.
+fn deb(data: &[u8], mtime: u64) -> Vec<u8> {
+    let mut ar = ar::Builder::new(Vec::new());
+    let control = gzip(&tar_of(&[("control", b"Package: hello\n", 0, 0o644, 0)]), 0);
+    let data = xz(&tar_of(&[
+        ("usr/bin/hello", b"#!/bin/sh\necho hi\n", 0, 0o755, 0),
+        ("usr/share/doc/hello/stamp", data, 0, 0o644, 0),
+    ]));
+    for (name, body) in [
+        ("debian-binary", &b"2.0\n"[..]),
+        ("control.tar.gz", &control),
+        ("data.tar.xz", &data),
+    ] {
+        let mut h = ar::Header::new(name.as_bytes().to_vec(), body.len() as u64);
+        h.set_mtime(mtime);
+        h.set_mode(0o100644);
+        ar.append(&h, body).unwrap();
+    }
+    ar.into_inner().unwrap()
+}
+
+#[test]
+fn a_deb_is_read_member_by_member_down_to_the_changed_file() {
+    let a = deb(b"built on host-a\n", 1_700_000_000);
+    let b = deb(b"built on host-b\n", 1_700_000_000);
+    let d = explain_bytes("hello_1.0_amd64.deb", &a, &b);
+    assert_eq!(arch(&d).archive, "ar");
+    let m = &arch(&d).members;
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(
+        (m[0].member.as_str(), m[0].kind),
+        ("hello_1.0_amd64.deb!data.tar.xz", MemberChange::Content)
+    );
+    let inner = arch(m[0].detail.as_deref().expect("data.tar.xz explained"));
+    assert_eq!(inner.archive, "tar.xz");
+    assert_eq!(
+        inner.members[0].member,
+        "hello_1.0_amd64.deb!data.tar.xz!usr/share/doc/hello/stamp"
+    );
+    // Only the ar member times differ: named, as timestamps.
+    let m = members(&explain_bytes("x.deb", &deb(b"s", 1), &deb(b"s", 2)));
+    assert_eq!(m.len(), 3, "{m:?}");
+    assert!(m.iter().all(|x| x.1 == MemberChange::Timestamp));
+}
+
+#[test]
+fn bzip2_tars_and_single_files_are_opened() {
+    let a = bz2(&tar_of(&[("a.txt", b"one\n", 0, 0o644, 0)]));
+    let b = bz2(&tar_of(&[("a.txt", b"two\n", 0, 0o644, 0)]));
+    let d = explain_bytes("src.tar.bz2", &a, &b);
+    assert_eq!(arch(&d).archive, "tar.bz2");
+    assert_eq!(members(&d)[0].0, "src.tar.bz2!a.txt");
+    let d = explain_bytes("notes.txt.bz2", &bz2(b"v1\nA\n"), &bz2(b"v1\nB\n"));
+    assert_eq!(arch(&d).archive, "bzip2");
+    let m = &arch(&d).members[0];
+    assert_eq!(m.member, "notes.txt.bz2!notes.txt");
+    assert_eq!(
+        text(m.detail.as_deref().unwrap()).diff,
+        "@@ -1,2 +1,2 @@\n v1\n-A\n+B\n"
+    );
+}
+
+#[test]
+fn near_identical_renames_are_paired_and_explained() {
+    let body = |stamp: &str| {
+        let mut t: String = (0..20).map(|i| format!("line {i}\n")).collect();
+        t.push_str(stamp);
+        t
+    };
+    let (ta, tb) = (body("built A\n"), body("built B\n"));
+    let a = zip_of(&[("doc/notes-1795687009.txt", ta.as_bytes(), 0, 0o644)]);
+    let b = zip_of(&[
+        ("doc/notes-1795687010.txt", tb.as_bytes(), 0, 0o644),
+        ("doc/unrelated.txt", b"nothing alike\n", 0, 0o644),
+    ]);
+    let d = explain_bytes("n.zip", &a, &b);
+    let m = &arch(&d).members;
+    assert_eq!(m.len(), 2, "{m:?}");
+    assert_eq!(m[0].kind, MemberChange::Renamed);
+    assert_eq!(m[0].b.as_deref(), Some("n.zip!doc/notes-1795687010.txt"));
+    assert_eq!(
+        text(m[0].detail.as_deref().expect("explained")).diff,
+        "@@ -18,4 +18,4 @@\n line 17\n line 18\n line 19\n-built A\n+built B\n"
+    );
+    assert_eq!(
+        (m[1].member.as_str(), m[1].kind),
+        ("n.zip!doc/unrelated.txt", MemberChange::OnlyInB)
+    );
+}
+
+#[test]
+fn a_binary_names_the_build_path_wherever_it_sits() {
+    let ctx = Context::sandbox();
+    let (pa, pb) = ("/envtwin/build", "/envtwin/build-b-variant-path");
+    let mut a = vec![1u8, pa.len() as u8];
+    let mut b = vec![1u8, pb.len() as u8];
+    a.extend(vec![0u8; 300]);
+    b.extend(vec![0u8; 300]);
+    a.extend(pa.as_bytes());
+    b.extend(pb.as_bytes());
+    let mut h = super::hints::Hints::default();
+    super::binary::telltale_offsets(&a, &b, &ctx, &mut h);
+    assert_eq!(
+        h.into_vec(),
+        [
+            "the build path explains it: /envtwin/build at offset 302 in A, /envtwin/build-b-variant-path at offset 302 in B"
+        ]
+    );
+    // The same path on both sides explains nothing.
+    let mut h = super::hints::Hints::default();
+    super::binary::telltale_offsets(&a, &a, &ctx, &mut h);
+    assert!(h.into_vec().is_empty());
+}
+
+#[test]
+fn a_large_binary_is_searched_in_blocks_across_their_edges() {
+    let (pa, pb) = ("/envtwin/build", "/envtwin/build-b-variant-path");
+    // The paths straddle the 64 KiB block edge of the streamed search.
+    let at = (64 << 10) - 5;
+    let mut a = vec![0u8; (TEXT_LIMIT + 10) as usize];
+    let mut b = a.clone();
+    a[0] = 1;
+    a[at..at + pa.len()].copy_from_slice(pa.as_bytes());
+    b[at..at + pb.len()].copy_from_slice(pb.as_bytes());
+    let d = explain_bytes("big", &a, &b);
+    assert_eq!(
+        d.hints[0],
+        format!(
+            "the build path explains it: /envtwin/build at offset {at} in A, /envtwin/build-b-variant-path at offset {at} in B"
+        )
+    );
 }

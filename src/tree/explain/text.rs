@@ -28,6 +28,45 @@ pub(super) fn as_text(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(bytes).ok()
 }
 
+/// Text that is not UTF-8 but reads as ISO-8859-1 (Latin-1): no NUL, no
+/// control characters but tab, line feed, form feed and carriage return,
+/// and none of the C1 range 0x80–0x9F, which Latin-1 text never holds (a
+/// binary file almost always does). Decoded byte for byte.
+pub(super) fn as_latin1(bytes: &[u8]) -> Option<String> {
+    let text_byte = |b: u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x20..=0x7e | 0xa0..=0xff);
+    bytes
+        .iter()
+        .all(|b| text_byte(*b))
+        .then(|| bytes.iter().map(|b| char::from(*b)).collect())
+}
+
+/// Both sides as text, and the encoding note when either is not UTF-8.
+pub(super) fn decode<'x>(
+    a: &'x [u8],
+    b: &'x [u8],
+) -> Option<(
+    std::borrow::Cow<'x, str>,
+    std::borrow::Cow<'x, str>,
+    Option<String>,
+)> {
+    use std::borrow::Cow;
+    let side = |x: &'x [u8]| -> Option<(Cow<'x, str>, &'static str)> {
+        match as_text(x) {
+            Some(t) => Some((Cow::Borrowed(t), "UTF-8")),
+            None => as_latin1(x).map(|t| (Cow::Owned(t), "ISO-8859-1")),
+        }
+    };
+    let ((ta, ea), (tb, eb)) = (side(a)?, side(b)?);
+    let note = match (ea, eb) {
+        ("UTF-8", "UTF-8") => None,
+        (x, y) if x == y => Some(format!("{x} (both sides), shown decoded")),
+        (x, y) => Some(format!(
+            "{x} in A, {y} in B: the file's encoding changed; shown decoded"
+        )),
+    };
+    Some((ta, tb, note))
+}
+
 /// The unified diff of `a` and `b`, adding hints from the changed lines to `h`.
 pub(super) fn diff(a: &str, b: &str, ctx: &Context, h: &mut Hints) -> TextDetail {
     let d = TextDiff::configure().timeout(DIFF_TIMEOUT).diff_lines(a, b);
@@ -82,6 +121,7 @@ pub(super) fn diff(a: &str, b: &str, ctx: &Context, h: &mut Hints) -> TextDetail
         removed,
         added,
         truncated,
+        encoding: None,
     }
 }
 
