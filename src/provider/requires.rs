@@ -57,7 +57,12 @@ pub fn reach(endpoint: &str, timeout: Duration) -> Result<(), String> {
         Ok(Ok(addrs)) if !addrs.is_empty() => addrs,
         Ok(Ok(_)) => return Err("no address".into()),
         Ok(Err(e)) => return Err(format!("cannot resolve: {e}")),
-        Err(_) => return Err(format!("no answer from the resolver in {}s", timeout.as_secs())),
+        Err(_) => {
+            return Err(format!(
+                "no answer from the resolver in {}s",
+                timeout.as_secs()
+            ));
+        }
     };
     let mut last = String::new();
     for addr in addrs {

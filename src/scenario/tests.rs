@@ -172,12 +172,17 @@ fn requires_network_rejects_what_is_not_a_host() {
     let errors = load(&[dir.root().join("r.yaml")]).expect_err("invalid");
     let text: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
     assert!(
-        text.iter().any(|t| t.contains("r.yaml:4:13: `https://pypi.org/simple` is not a host to reach")),
+        text.iter()
+            .any(|t| t.contains("r.yaml:4:13: `https://pypi.org/simple` is not a host to reach")),
         "{text:#?}"
     );
-    assert!(text.iter().any(|t| t.contains("`h:0` is not a host")), "{text:#?}");
     assert!(
-        text.iter().any(|t| t.contains("r.yaml:5:3: unknown key `disk`")),
+        text.iter().any(|t| t.contains("`h:0` is not a host")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("r.yaml:5:3: unknown key `disk`")),
         "{text:#?}"
     );
 }

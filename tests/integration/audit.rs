@@ -157,11 +157,11 @@ fn fetches_of_an_imported_package_set_count_for_network() {
     let p = Project::new();
     let scenario = "name: s\nprovider: nix\nnix: {file: env/default.nix}\nnetwork: true\n";
     p.file("s.yaml", scenario);
-    p.file("env/default.nix", "with import ../pkgs { }; mkShell { packages = [ tool ]; }\n");
     p.file(
-        "pkgs/default.nix",
-        "{ }: { tool = import ./tool.nix; }\n",
+        "env/default.nix",
+        "with import ../pkgs { }; mkShell { packages = [ tool ]; }\n",
     );
+    p.file("pkgs/default.nix", "{ }: { tool = import ./tool.nix; }\n");
     p.file(
         "pkgs/tool.nix",
         "fetchurl { url = \"https://x.org/t.whl\"; sha256 = \"00\"; }\n",
@@ -171,7 +171,10 @@ fn fetches_of_an_imported_package_set_count_for_network() {
     assert_eq!(code, 0);
 
     // The same package set fetching without a hash: network is unpinned.
-    p.file("pkgs/tool.nix", "fetchurl { url = \"https://x.org/t.whl\"; }\n");
+    p.file(
+        "pkgs/tool.nix",
+        "fetchurl { url = \"https://x.org/t.whl\"; }\n",
+    );
     let (_, report) = audit_json(p.path(), &["s.yaml"]);
     let rules = findings(&report, "");
     assert!(
@@ -185,7 +188,10 @@ fn fetches_of_an_imported_package_set_count_for_network() {
         .find(|f| f["rule"] == "network-unpinned")
         .and_then(|f| f["message"].as_str())
         .expect("message");
-    assert!(message.contains("none of its 1 download is pinned"), "{message}");
+    assert!(
+        message.contains("none of its 1 download is pinned"),
+        "{message}"
+    );
 }
 
 #[test]

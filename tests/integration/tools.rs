@@ -192,7 +192,10 @@ fn python_environments(report: &serde_json::Value) {
             let inside = name.starts_with("nix-") || cmd == "flask";
             assert_eq!(w["inside"], inside, "{name} {cmd}: {w}");
             if name.starts_with("nix-") {
-                assert!(resolved.starts_with("/nix/store/"), "{name} {cmd}: {resolved}");
+                assert!(
+                    resolved.starts_with("/nix/store/"),
+                    "{name} {cmd}: {resolved}"
+                );
             }
         }
         assert!(
@@ -213,10 +216,15 @@ fn python_environments(report: &serde_json::Value) {
         let py = w["python3"]["resolved"].as_str().expect("python3");
         assert!(py.ends_with("-python3-3.11/bin/python3.11"), "{py}");
         let flask = w["flask"]["resolved"].as_str().expect("flask");
-        assert!(flask.ends_with("-python3.11-flask-3.1.3/bin/flask"), "{flask}");
+        assert!(
+            flask.ends_with("-python3.11-flask-3.1.3/bin/flask"),
+            "{flask}"
+        );
         let path = shell["builds"]["a"]["path"].as_array().expect("path");
         assert!(
-            path.iter().skip(1).all(|e| e.as_str().is_some_and(|e| e.starts_with("/nix/store/"))),
+            path.iter()
+                .skip(1)
+                .all(|e| e.as_str().is_some_and(|e| e.starts_with("/nix/store/"))),
             "{path:?}"
         );
     }
@@ -254,10 +262,15 @@ fn an_unreachable_registry_skips_even_in_ci() {
     assert_eq!(s["verdict"], "skipped");
     let reason = s["reason"].as_str().expect("reason");
     assert!(
-        reason.starts_with(&format!("network unreachable: 127.0.0.1:{closed} (127.0.0.1:{closed}: Connection refused")),
+        reason.starts_with(&format!(
+            "network unreachable: 127.0.0.1:{closed} (127.0.0.1:{closed}: Connection refused"
+        )),
         "{reason}"
     );
-    assert!(s["builds"].is_null() || s["builds"]["a"].is_null(), "nothing was built: {s:#}");
+    assert!(
+        s["builds"].is_null() || s["builds"]["a"].is_null(),
+        "nothing was built: {s:#}"
+    );
 }
 
 #[test]
@@ -286,7 +299,10 @@ fn the_python_scenarios_skip_in_a_machine_without_network() {
     for s in report["scenarios"].as_array().expect("scenarios") {
         let reason = s["reason"].as_str().expect("reason");
         assert!(reason.starts_with("network unreachable: "), "{reason}");
-        assert!(reason.contains("files.pythonhosted.org:443") || reason.contains("pypi.org:443"), "{reason}");
+        assert!(
+            reason.contains("files.pythonhosted.org:443") || reason.contains("pypi.org:443"),
+            "{reason}"
+        );
     }
     assert!(p.leftovers().is_empty());
 }
