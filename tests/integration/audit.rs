@@ -145,6 +145,7 @@ fn the_shipped_python_environments_are_pinned_through_their_imports() {
             "warning",
             "scenarios/nix/python-flask.yaml",
             "scenarios/nix/python-flask-build.yaml",
+            "scenarios/nix/python-withpackages.yaml",
             "scenarios/python-flask-venv",
         ],
     );

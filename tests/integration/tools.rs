@@ -169,6 +169,7 @@ fn python_environments(report: &serde_json::Value) {
     let names = [
         "nix-python-flask",
         "nix-python-flask-build",
+        "nix-python-withpackages",
         "venv-python-flask",
     ];
     for name in names {
@@ -226,6 +227,19 @@ fn python_environments(report: &serde_json::Value) {
                 .skip(1)
                 .all(|e| e.as_str().is_some_and(|e| e.starts_with("/nix/store/"))),
             "{path:?}"
+        );
+    }
+    // python3.withPackages and the article's buildEnv hold the same
+    // closure: python3, Flask and its six dependencies.
+    let (env, with) = (
+        &scenario(report, "nix-python-flask-build"),
+        &scenario(report, "nix-python-withpackages"),
+    );
+    if env["verdict"] == "pass" && with["verdict"] == "pass" {
+        assert_eq!(env["builds"]["a"]["files"], with["builds"]["a"]["files"]);
+        assert_eq!(
+            env["builds"]["a"]["which"]["python3"]["resolved"],
+            with["builds"]["a"]["which"]["python3"]["resolved"]
         );
     }
     let venv = &scenario(report, "venv-python-flask");
@@ -288,6 +302,7 @@ fn the_python_scenarios_skip_in_a_machine_without_network() {
         .args(["run", "--format", "json"])
         .arg(root.join("scenarios/nix/python-flask.yaml"))
         .arg(root.join("scenarios/nix/python-flask-build.yaml"))
+        .arg(root.join("scenarios/nix/python-withpackages.yaml"))
         .arg(root.join("scenarios/python-flask-venv"))
         .env("TMPDIR", p.tmp.path())
         .env("CI", "true")
@@ -295,7 +310,7 @@ fn the_python_scenarios_skip_in_a_machine_without_network() {
         .expect("unshare");
     let (code, report) = crate::support::json_output(&out);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(report["summary"]["skipped"], 3, "{report:#}");
+    assert_eq!(report["summary"]["skipped"], 4, "{report:#}");
     for s in report["scenarios"].as_array().expect("scenarios") {
         let reason = s["reason"].as_str().expect("reason");
         assert!(reason.starts_with("network unreachable: "), "{reason}");
