@@ -1,7 +1,7 @@
 //! `requires:` preconditions checked on the host before anything is built.
 //!
 //! `requires.network` lists the endpoints a scenario downloads from (a
-//! package registry). When none of them answers, the scenario is skipped
+//! package registry). When one of them does not answer, the scenario is skipped
 //! with that reason rather than failed: an offline CI machine says nothing
 //! about the environment. Each endpoint is tried once per run, with a short
 //! bound on name resolution and connection, whatever the number of

@@ -44,7 +44,7 @@ pub struct Scenario {
     pub vary: Option<Vec<Variation>>,
     pub expect: Expect,
     /// `requires.network`: `host:port` endpoints the build downloads from.
-    /// When none answers, the scenario is skipped with that reason, never
+    /// When one does not answer, the scenario is skipped with that reason, never
     /// failed: an unreachable registry is the machine's state, not the
     /// environment's fault.
     pub requires_network: Vec<String>,
