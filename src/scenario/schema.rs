@@ -55,6 +55,16 @@ pub(crate) struct RawScenario {
     pub expect: Option<RawExpect>,
     /// `nix:`, the nix provider's block.
     pub nix: Option<RawNix>,
+    /// `requires:`, what must hold on the host for the scenario to run.
+    pub requires: Option<RawRequires>,
+}
+
+/// The `requires:` block as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRequires {
+    /// `network:`, `host` or `host:port` entries that must be reachable.
+    pub network: Option<Vec<String>>,
 }
 
 /// The `expect:` block as written.
@@ -934,7 +944,8 @@ mod tests {
                         "compare",
                         "vary",
                         "expect",
-                        "nix"
+                        "nix",
+                        "requires"
                     ]
                     .map(String::from)
                     .to_vec(),
