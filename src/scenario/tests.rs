@@ -469,7 +469,7 @@ fn unknown_variations_are_suggested() {
         vec![
             "[ROOT]/s.yaml:5:5: unknown variation `umsk`; did you mean `umask`?",
             "[ROOT]/s.yaml:6:5: variation `hostname` is listed twice; remove one",
-            "[ROOT]/s.yaml:7:5: unknown variation `wibble`; known variations: hostname, umask, locale, timezone, env_order, home, build_path, user, num_cpus, exec_path, time, fileordering, aslr",
+            "[ROOT]/s.yaml:7:5: unknown variation `wibble`; known variations: hostname, umask, locale, timezone, env_order, home, build_path, user, num_cpus, exec_path, time, fileordering, aslr, kernel",
         ]
     );
 }
