@@ -1,0 +1,5 @@
+"""A one-function package."""
+
+
+def greet(name):
+    return f"hello, {name}"
