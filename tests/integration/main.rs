@@ -10,6 +10,7 @@ mod explain;
 mod isolation;
 mod lifecycle;
 mod nix;
+mod real_world;
 mod reports;
 mod snapshots;
 mod support;
