@@ -16,6 +16,7 @@
 pub mod ids;
 pub mod inside;
 pub mod lifetime;
+pub mod limits;
 mod mounts;
 pub mod plan;
 pub mod variation;

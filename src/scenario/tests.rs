@@ -124,6 +124,7 @@ fn the_spec_example_loads_into_exactly_this_scenario() {
         path: vec!["/envtwin/out/bin".into()],
         timeout: Duration::from_secs(600),
         network: false,
+        limits: crate::sandbox::limits::Limits::default(),
         host_paths: vec![],
         source_date_epoch: 315_532_800,
         vary: Some(vec![Variation::Hostname, Variation::Umask]),

@@ -10,6 +10,7 @@ mod explain;
 mod isolation;
 mod lifecycle;
 mod nix;
+mod robustness;
 mod snapshots;
 mod support;
 mod tools;

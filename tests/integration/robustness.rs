@@ -1,0 +1,115 @@
+//! Input that validates must run: the semantic fuzzer's failure classes as
+//! regression tests (exit 2 with file:line:column and the fix, never a
+//! panic or exit 3), and a property test that drives generated scenarios
+//! through `validate` and then `run`.
+
+use crate::support::Project;
+use predicates::prelude::*;
+
+/// `validate` and `run` both refuse `text` with exit 2, at `at`
+/// (`file:line:column`), saying `says`, and build nothing.
+fn refused(text: &str, at: &str, says: &str) {
+    let p = Project::new();
+    p.file("s.yaml", text);
+    for cmd in ["validate", "run"] {
+        p.cmd(&[cmd, "s.yaml"])
+            .timeout(std::time::Duration::from_secs(20))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!("s.yaml:{at}: ")))
+            .stderr(predicate::str::contains(says))
+            .stderr(predicate::str::contains("panicked").not());
+    }
+    assert!(p.leftovers().is_empty(), "nothing may be built");
+}
+
+#[test]
+fn a_timeout_past_seven_days_is_refused() {
+    refused(
+        "name: t\nbuild: mkdir -p $out\ntimeout: 18446744073709551615\n",
+        "3:10",
+        "over the limit of 604800 (7 days)",
+    );
+    refused(
+        "name: t\nbuild: mkdir -p $out\ntimeout: 604801\n",
+        "3:10",
+        "e.g. `timeout: 3600`",
+    );
+}
+
+#[test]
+fn a_name_past_200_characters_is_refused() {
+    let long = "n".repeat(65_536);
+    refused(
+        &format!("name: {long}\nbuild: mkdir -p $out\n"),
+        "1:7",
+        "65536 characters long, over the limit of 200",
+    );
+    refused(
+        &format!("name: {}\nbuild: mkdir -p $out\n", "n".repeat(241)),
+        "1:7",
+        "shorten it",
+    );
+}
+
+#[test]
+fn an_out_on_envtwins_own_paths_or_too_long_is_refused() {
+    for out in ["/envtwin", "/envtwin/src", "/envtwin/src/x", "/envtwin/bin", "/envtwin/home"] {
+        refused(
+            &format!("name: o\nout: {out}\nbuild: mkdir -p $out\n"),
+            "2:6",
+            "which envtwin uses inside the sandbox",
+        );
+    }
+    let deep = format!("/{}", vec!["d"; 3000].join("/"));
+    refused(
+        &format!("name: o\nout: {deep}\nbuild: mkdir -p $out\n"),
+        "2:6",
+        "3000 components, over the limit",
+    );
+    let wide = format!("/envtwin/{}", "w".repeat(300));
+    refused(
+        &format!("name: o\nout: {wide}\nbuild: mkdir -p $out\n"),
+        "2:6",
+        "file names are at most 255 bytes",
+    );
+}
+
+#[test]
+fn nonsense_limits_are_refused() {
+    refused(
+        "name: l\nbuild: mkdir -p $out\nlimits:\n  memory: lots\n",
+        "4:11",
+        "`limits.memory`: `lots` is not a size",
+    );
+    refused(
+        "name: l\nbuild: mkdir -p $out\nlimits:\n  disk: 4 parsecs\n",
+        "4:9",
+        "unknown unit `parsecs`",
+    );
+    refused(
+        "name: l\nbuild: mkdir -p $out\nlimits:\n  memory: 1MiB\n",
+        "4:11",
+        "below the minimum of 16 MiB",
+    );
+    refused(
+        "name: l\nbuild: mkdir -p $out\nlimits:\n  pids: 0\n",
+        "4:9",
+        "from 8 to 4194304",
+    );
+    refused(
+        "name: l\nbuild: mkdir -p $out\nlimits:\n  memroy: 1GiB\n",
+        "4:3",
+        "memory",
+    );
+}
+
+#[test]
+fn limits_in_sizes_and_bytes_validate() {
+    let p = Project::new();
+    p.file(
+        "s.yaml",
+        "name: l\nbuild: mkdir -p $out\nlimits:\n  memory: 256MiB\n  pids: 64\n  disk: 1073741824\n  log: 64 KiB\n",
+    );
+    p.cmd(&["validate", "s.yaml"]).assert().code(0);
+}
