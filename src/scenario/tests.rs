@@ -577,7 +577,7 @@ fn parse_and_semantic_problems_of_one_file_come_sorted_by_position() {
     assert_eq!(
         errors("name: x\nbuild: b\njunk: 1\nvary: [umsk]\nout: rel\nexpect:\n  junk: 2\n"),
         vec![
-            "[ROOT]/s.yaml:3:1: unknown key `junk`; known keys: name, description, provider, out, build, path, timeout, network, host_paths, source_date_epoch, vary, expect, nix",
+            "[ROOT]/s.yaml:3:1: unknown key `junk`; known keys: name, description, provider, out, build, path, timeout, network, host_paths, source_date_epoch, vary, expect, nix, limits",
             "[ROOT]/s.yaml:4:8: unknown variation `umsk`; did you mean `umask`?",
             "[ROOT]/s.yaml:5:6: `out` must be an absolute path (the same in both sandboxes), found `rel`; e.g. `/envtwin/out`",
             "[ROOT]/s.yaml:7:3: unknown key `junk` in `expect`; known keys: reproducible, hash, which, missing, path_contains, path_excludes, run",
