@@ -964,7 +964,8 @@ mod tests {
                         "source_date_epoch",
                         "vary",
                         "expect",
-                        "nix"
+                        "nix",
+                        "limits"
                     ]
                     .map(String::from)
                     .to_vec(),
