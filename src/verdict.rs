@@ -129,11 +129,8 @@ fn reproducible_check(s: &Scenario, t: &TwinOutcome, same: bool, ha: &str, hb: &
             .iter()
             .take(3)
             .map(|d| {
-                format!(
-                    "{} ({})",
-                    if d.path.is_empty() { "." } else { &d.path },
-                    d.kind.name()
-                )
+                let path = if d.path.is_empty() { "." } else { &d.path };
+                format!("{} ({})", crate::report::terminal::one_line(path), d.kind.name())
             })
             .collect();
         format!(

@@ -6,6 +6,7 @@
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod terminal;
 
 use crate::probe::{PathEntry, RunResult, WhichResult};
 use crate::tree::Difference;

@@ -113,3 +113,69 @@ fn limits_in_sizes_and_bytes_validate() {
     );
     p.cmd(&["validate", "s.yaml"]).assert().code(0);
 }
+
+/// No control character but newline and tab reaches a human output, and
+/// no line of it starts with what a hostile name tried to forge.
+fn assert_harmless(out: &[u8], forged: &str) {
+    let text = String::from_utf8_lossy(out);
+    assert!(
+        !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
+        "a control character got through:\n{text:?}"
+    );
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with(forged)),
+        "a forged line got through:\n{text}"
+    );
+}
+
+#[test]
+fn names_with_control_characters_are_escaped_in_every_human_output() {
+    let p = Project::new();
+    // A non-reproducible build whose differing file is named to clear the
+    // screen and forge a PASS line; its output rings the bell too.
+    p.file(
+        "evil.yaml",
+        "name: evil\nvary: [hostname]\nbuild: |\n  mkdir -p \"$out\"\n  \
+         f=$(printf 'x\\n\\033[2JPASS forged')\n  hostname > \"$out/$f\"\n  \
+         ln -s \"$(printf 'to\\nPASS link')\" \"$out/link-$(hostname)\"\n  \
+         printf '\\007\\033[31mred\\n' >&2\n  exit 0\n",
+    );
+    let out = p.cmd(&["run", "--no-explain", "evil.yaml"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_harmless(&out.stdout, "PASS");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("x\\n\\x1b[2JPASS forged: content"), "{text}");
+
+    // `envtwin diff` of two such trees.
+    let a = p.path().join("a");
+    let b = p.path().join("b");
+    for (dir, content) in [(&a, "1"), (&b, "2")] {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        std::fs::write(dir.join("n\n\x1b[2JPASS forged"), content).expect("write");
+        std::os::unix::fs::symlink(format!("t\n\x1b]0;{content}"), dir.join("l")).expect("ln");
+    }
+    let out = p
+        .cmd(&["diff", a.to_str().expect("utf8"), b.to_str().expect("utf8")])
+        .output()
+        .expect("diff");
+    assert_eq!(out.status.code(), Some(1));
+    assert_harmless(&out.stdout, "PASS");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("symlink -> t\\n\\x1b]0;1"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // `envtwin audit` of a scenario in a directory so named.
+    let dir = "audit/d\n\x1b[2Jerror forged";
+    p.file(
+        &format!("{dir}/s.yaml"),
+        "name: s\nnetwork: true\nbuild: |\n  pip install flask\n  mkdir -p \"$out\"\n",
+    );
+    let out = p.cmd(&["audit", "audit"]).output().expect("audit");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_harmless(&out.stdout, "error forged");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("d\\n\\x1b[2Jerror forged/s.yaml:"));
+}
