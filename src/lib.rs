@@ -111,6 +111,9 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
         Some(dir) => {
             let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
             let existing = snapshot::preload(dir, &names).map_err(Error::Invalid)?;
+            if !names.is_empty() {
+                snapshot::check_writable(dir).map_err(Error::Harness)?;
+            }
             Some(snapshot::Settings {
                 dir: dir.clone(),
                 accept: args.accept,
@@ -288,6 +291,11 @@ fn snapshot_check(
     };
     let body = snapshot::body(&s.name, &hash.sri, probes, files);
     let check = snapshot::judge(settings, &s.name, &r.file, &body);
+    if check.message.starts_with(snapshot::CANNOT_WRITE) {
+        // The harness could not record its result: not a verdict on the scenario.
+        r.verdict = Verdict::Error;
+        r.reason = Some(check.message.clone());
+    }
     if !check.passed && r.verdict == Verdict::Pass {
         r.verdict = Verdict::Fail;
     }

@@ -319,6 +319,26 @@ pub struct Settings {
     pub existing: BTreeMap<String, String>,
 }
 
+/// How the message of a snapshot that could not be written begins.
+pub const CANNOT_WRITE: &str = "cannot write the snapshot";
+
+/// Make sure snapshots can be written in `dir` (creating it if needed)
+/// before anything is built; the error names the directory.
+pub fn check_writable(dir: &Path) -> Result<(), String> {
+    let fail = |e: std::io::Error| {
+        format!(
+            "--snapshots {}: {CANNOT_WRITE}s there: {e}; make it writable or choose another directory",
+            dir.display()
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    tempfile::Builder::new()
+        .prefix(".envtwin-write-test")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(fail)
+}
+
 /// The `snapshot` check of one scenario's build A.
 pub fn judge(
     settings: &Settings,
@@ -343,10 +363,7 @@ pub fn judge(
     ) {
         Err(e) => check_fail(
             name,
-            &format!(
-                "cannot write the snapshot in {}: {e}",
-                settings.dir.display()
-            ),
+            &format!("{CANNOT_WRITE} in {}: {e}", settings.dir.display()),
         ),
         Ok(Outcome::Matches) => verdict(true, "the environment matches its snapshot".into()),
         Ok(Outcome::New {

@@ -222,6 +222,9 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
         Ok(bytes) if !bytes.is_empty() => serde_json::from_slice::<SandboxResult>(&bytes)
             .map_err(|e| format!("unreadable sandbox result: {e}"))?,
         _ => {
+            if let Some(full) = full_filesystem(&spec.work) {
+                return Err(full);
+            }
             let err = std::fs::read_to_string(&helper_err).unwrap_or_default();
             return Err(format!(
                 "the sandbox process ended ({status}) without a result: {}",
@@ -237,6 +240,22 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
         timed_out,
         duration,
         log_tail,
+    })
+}
+
+/// If the filesystem holding `work` is full, say so and where: a build that
+/// fills the workdir leaves pid 1 no room to write its result.
+pub fn full_filesystem(work: &Path) -> Option<String> {
+    let st = nix::sys::statfs::statfs(work).ok()?;
+    let free = st.blocks_available() as u64 * st.block_size() as u64;
+    // Less than a page or two left: nothing more can be written there.
+    (free < 64 * 1024).then(|| {
+        format!(
+            "No space left on device: the filesystem holding the workdir is full at {} \
+             (a build's trees filled it); free space there, choose another --workdir, \
+             or lower the scenario's `limits.disk`",
+            work.display()
+        )
     })
 }
 

@@ -179,3 +179,76 @@ fn names_with_control_characters_are_escaped_in_every_human_output() {
     assert_harmless(&out.stdout, "error forged");
     assert!(String::from_utf8_lossy(&out.stdout).contains("d\\n\\x1b[2Jerror forged/s.yaml:"));
 }
+
+/// `envtwin ARGS` in a private mount namespace where `prepare` (shell) ran
+/// first: how a test as root makes a full or read-only filesystem without
+/// touching the host's mounts.
+fn in_private_mounts(p: &Project, prepare: &str, args: &[&str]) -> std::process::Output {
+    let bin = assert_cmd::cargo::cargo_bin("envtwin");
+    let script = format!("set -e; {prepare}; exec \"$0\" \"$@\"");
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .arg(bin)
+        .args(args)
+        .current_dir(p.path())
+        .env("TMPDIR", p.tmp.path());
+    c.output().expect("unshare")
+}
+
+#[test]
+fn a_read_only_snapshot_directory_is_a_harness_error_naming_it() {
+    let p = Project::new();
+    p.file("s.yaml", "name: s\nbuild: mkdir -p \"$out\"\n");
+    let snaps = p.path().join("snaps");
+    std::fs::create_dir(&snaps).expect("mkdir");
+    let out = if crate::support::is_root() {
+        // Root writes through any mode: only a read-only mount stops it.
+        in_private_mounts(
+            &p,
+            "mount --bind snaps snaps && mount -o remount,bind,ro snaps",
+            &["run", "--snapshots", "snaps", "s.yaml"],
+        )
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&snaps, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+        p.cmd(&["run", "--snapshots", "snaps", "s.yaml"]).output().expect("run")
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("--snapshots snaps: cannot write the snapshots there"), "{stderr}");
+    assert!(
+        stderr.contains("Read-only file system") || stderr.contains("Permission denied"),
+        "{stderr}"
+    );
+    assert!(p.leftovers().is_empty(), "nothing may be built");
+}
+
+#[test]
+fn a_full_workdir_says_no_space_left_and_where() {
+    if !crate::support::is_root() {
+        eprintln!("skipping: a small filesystem for the workdir needs root (mount)");
+        return;
+    }
+    let p = Project::new();
+    p.file(
+        "s.yaml",
+        "name: s\nlimits: {disk: 1GiB}\nbuild: |\n  mkdir -p \"$out\"\n  \
+         head -c 16777216 /dev/zero > \"$out/big\" || true\n",
+    );
+    std::fs::create_dir(p.path().join("work")).expect("mkdir");
+    let out = in_private_mounts(
+        &p,
+        "mount -t tmpfs -o size=4m tmpfs work",
+        &["run", "--workdir", "work", "s.yaml"],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("No space left on device"), "{text}");
+    assert!(text.contains("the workdir is full at "), "{text}");
+    assert!(text.contains("/work/envtwin-run-"), "{text}");
+    assert!(!text.contains("without a result"), "{text}");
+}
