@@ -3,7 +3,7 @@
 
 use crate::probe::Probes;
 use crate::provider;
-use crate::sandbox::{self, lifetime, plan, variation::Variation};
+use crate::sandbox::{self, lifetime, limits, plan, variation::Variation};
 use crate::scenario::Scenario;
 use crate::tree::{self, Difference, TreeHash};
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,6 +37,11 @@ pub struct BuildOutcome {
     pub store: Option<(PathBuf, BTreeMap<String, String>)>,
     /// Per-file manifest, when asked for (`TwinOptions::want_manifest`).
     pub manifest: Option<tree::Manifest>,
+    /// Each limit of the build, with how it was enforced, e.g. `memory` ->
+    /// `4 GiB (cgroup v1)`.
+    pub limits: BTreeMap<String, String>,
+    /// Bytes of build output dropped by `limits.log`.
+    pub log_dropped: u64,
 }
 
 /// Both builds of a scenario and how their trees differ.
@@ -174,6 +179,7 @@ fn build_in(
         source_date_epoch: s.source_date_epoch,
         host_paths: &s.host_paths,
         command,
+        limits: s.limits,
     };
     let p = plan::plan(
         &input,
@@ -342,6 +348,26 @@ fn build_manifest(b: &BuildOutcome) -> Result<tree::Manifest, String> {
     Ok(all)
 }
 
+/// Each limit with its figure and how it was enforced, for the report.
+fn limits_in_force(l: &limits::Limits, how: &limits::InForce) -> BTreeMap<String, String> {
+    let figures = [
+        ("memory", limits::format_size(l.memory)),
+        ("pids", l.pids.to_string()),
+        ("disk", limits::format_size(l.disk)),
+        ("log", limits::format_size(l.log)),
+    ];
+    figures
+        .into_iter()
+        .map(|(name, figure)| {
+            let text = match how.get(name) {
+                Some(m) => format!("{figure} ({m})"),
+                None => figure,
+            };
+            (name.to_string(), text)
+        })
+        .collect()
+}
+
 fn join(
     h: std::thread::ScopedJoinHandle<'_, Result<BuildOutcome, String>>,
 ) -> Result<BuildOutcome, String> {
@@ -373,7 +399,26 @@ fn one(
         tree,
         store: None,
         manifest: None,
+        limits: limits_in_force(&spec.limits, &o.in_force),
+        log_dropped: o.result.log_dropped,
     };
+    // A file past RLIMIT_FSIZE kills its writer with SIGXFSZ: the build
+    // went past limits.disk, whether the shell reports it or a signal does.
+    let xfsz = outcome.exit_code == Some(limits::SHELL_XFSZ_STATUS)
+        || o.result.signal == Some(libc::SIGXFSZ);
+    if let Some(which) = o.exceeded.or(xfsz.then_some(limits::Which::Disk)) {
+        outcome.problem = Some(limits::exceeded(which, &spec.limits));
+        return Ok(outcome);
+    }
+    if outcome.exit_code.is_some_and(|c| c != 0)
+        && let Some(which) = limits::rlimit_telltale(&outcome.stderr_tail, &o.in_force)
+    {
+        outcome.problem = Some(format!(
+            "{} (as far as its output shows: the rlimit made a request fail)",
+            limits::exceeded(which, &spec.limits)
+        ));
+        return Ok(outcome);
+    }
     if o.timed_out {
         outcome.status = BuildStatus::Timeout;
         outcome.problem = Some(format!(

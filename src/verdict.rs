@@ -94,6 +94,7 @@ fn build_check(side: &str, b: &BuildOutcome) -> Check {
         ),
         BuildStatus::Failed => {
             let how = match (b.exit_code, &b.problem) {
+                (_, Some(p)) if p.starts_with("exceeded limits.") => p.clone(),
                 (Some(0), Some(p)) => format!("built, but its $out cannot be hashed: {p}"),
                 (Some(c), _) => format!("exited {c}"),
                 (None, Some(p)) => p.clone(),
@@ -386,5 +387,7 @@ fn build_report(b: &BuildOutcome) -> BuildReport {
         variations: b.variations.clone(),
         stderr_tail: b.stderr_tail.clone(),
         duration_ms: b.duration.as_millis() as u64,
+        limits: b.limits.clone(),
+        log_dropped: b.log_dropped,
     }
 }

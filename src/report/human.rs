@@ -326,6 +326,8 @@ mod tests {
             variations: [("hostname".to_string(), host.to_string())].into(),
             stderr_tail: String::new(),
             duration_ms: 70,
+            limits: BTreeMap::new(),
+            log_dropped: 0,
         }
     }
 

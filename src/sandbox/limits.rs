@@ -222,10 +222,12 @@ const CGROUP_PREFIX: &str = "envtwin-";
 
 impl Cgroups {
     /// Make this build's cgroups with `limits` set, as far as the host
-    /// allows; `memory` is what the cgroup may hold (files a build writes
-    /// to a tmpfs workdir are charged to it too). Records in `in_force` how
-    /// memory and pids are enforced.
-    pub fn create(limits: &Limits, memory: u64, in_force: &mut InForce) -> Cgroups {
+    /// allows. Records in `in_force` how memory and pids are enforced. The
+    /// kernel charges the pages of files a build writes to a tmpfs (the
+    /// default workdir, `/dev/shm`) to its memory cgroup too: there, its
+    /// files count toward `limits.memory` as well as `limits.disk`.
+    pub fn create(limits: &Limits, in_force: &mut InForce) -> Cgroups {
+        let memory = limits.memory;
         let (v2, v1_memory, v1_pids) = own_cgroup_dirs();
         let name = format!(
             "{CGROUP_PREFIX}{}-{}",
@@ -418,6 +420,37 @@ pub fn apply_rlimits(limits: &Limits, memory_by_cgroup: bool, pids_by_cgroup: bo
         let n = limits.pids + OWN_PROCESSES;
         let _ = setrlimit(Resource::RLIMIT_NPROC, n, n);
     }
+}
+
+/// Where an rlimit rather than a cgroup held memory or pids, the kernel
+/// does not count the refusals; a build that failed saying so in its last
+/// lines of output most likely hit the limit. Which one, if any.
+pub fn rlimit_telltale(log_tail: &str, in_force: &InForce) -> Option<Which> {
+    let by_rlimit = |name: &str| in_force.get(name).is_some_and(|m| m.starts_with("RLIMIT"));
+    let says = |needles: &[&str]| needles.iter().any(|n| log_tail.contains(n));
+    if by_rlimit("memory")
+        && says(&[
+            "MemoryError",
+            "Cannot allocate memory",
+            "out of memory",
+            "Out of memory",
+            "bad_alloc",
+            "memory allocation of",
+        ])
+    {
+        return Some(Which::Memory);
+    }
+    if by_rlimit("pids")
+        && says(&[
+            "Cannot fork",
+            "fork: Resource temporarily unavailable",
+            "fork: retry",
+            "can't fork",
+        ])
+    {
+        return Some(Which::Pids);
+    }
+    None
 }
 
 /// The exit status a shell reports for a child killed by SIGXFSZ: a file

@@ -8,6 +8,7 @@ mod ci_tools;
 mod escapes;
 mod explain;
 mod isolation;
+mod limits;
 mod lifecycle;
 mod nix;
 mod robustness;
