@@ -410,8 +410,9 @@ fn one(
         outcome.problem = Some(limits::exceeded(which, &spec.limits));
         return Ok(outcome);
     }
-    if outcome.exit_code.is_some_and(|c| c != 0)
-        && let Some(which) = limits::rlimit_telltale(&outcome.stderr_tail, &o.in_force)
+    // A fork refused counts even if the build went on, as under a cgroup.
+    if let Some(which) = limits::rlimit_telltale(&outcome.stderr_tail, &o.in_force)
+        .filter(|w| *w == limits::Which::Pids || outcome.exit_code != Some(0))
     {
         outcome.problem = Some(format!(
             "{} (as far as its output shows: the rlimit made a request fail)",
