@@ -141,6 +141,11 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
         .jobs
         .map(|j| j as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    sandbox::slots::set_max(
+        args.max_builds
+            .map_or_else(sandbox::slots::default_max, |n| n as usize),
+    );
+    sandbox::limits::sweep_stale_cgroups();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()

@@ -154,3 +154,71 @@ fn the_report_says_how_each_limit_was_enforced() {
         assert_eq!(l["memory"], "4 GiB (RLIMIT_DATA (per process))");
     }
 }
+
+fn is_sandbox(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("__sandbox"))
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // pid (comm) state ppid ...: comm may hold spaces, so split after `)`.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The most sandbox helpers (`envtwin __sandbox`, not their pid 1) working in `marker` seen at
+/// once while `child` runs (sampled every 5 ms), and its output.
+fn peak_sandboxes(child: std::process::Child, marker: &str) -> (usize, std::process::Output) {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let n = crate::support::processes_with(marker)
+                    .into_iter()
+                    .filter(|pid| is_sandbox(*pid) && !parent_of(*pid).is_some_and(is_sandbox))
+                    .count();
+                peak = peak.max(n);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            peak
+        });
+        let out = child.wait_with_output().expect("wait");
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (sampler.join().expect("sampler"), out)
+    })
+}
+
+#[test]
+fn max_builds_bounds_the_builds_at_once_culprit_searches_included() {
+    let p = Project::new();
+    // Non-reproducible on purpose, so each scenario runs its culprit
+    // search: 2 builds, then 1 + 6 more.
+    for n in 1..=3 {
+        p.file(
+            &format!("s{n}.yaml"),
+            &format!(
+                "name: s{n}\nvary: [hostname, umask, locale, timezone, home, build_path]\n\
+                 build: |\n  mkdir -p \"$out\"\n  sleep 0.3\n  date +%N > \"$out/stamp\"\n"
+            ),
+        );
+    }
+    let work = p.path().join("work");
+    std::fs::create_dir(&work).expect("mkdir");
+    let marker = work.to_str().expect("utf8").to_owned();
+    for (max, want) in [("2", 2), ("3", 3)] {
+        let child = p
+            .std_cmd(&["run", "-j", "3", "--max-builds", max, "--workdir", &marker, "--format", "json", "."])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let (peak, out) = peak_sandboxes(child, &marker);
+        let (code, report) = crate::support::json_output(&out);
+        assert_eq!(code, 1, "{report:#}");
+        assert_eq!(report["summary"]["failed"], 3);
+        assert!(scenario(&report, "s1")["culprits"].is_array(), "{report:#}");
+        assert!(peak <= want, "--max-builds {max}: {peak} builds at once");
+        assert!(peak >= 2, "--max-builds {max}: the twins never ran side by side ({peak})");
+    }
+}
