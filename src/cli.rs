@@ -44,9 +44,27 @@ pub enum Command {
     Diff {
         a: PathBuf,
         b: PathBuf,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = PlainFormat::Human)]
-        format: PlainFormat,
+        /// Output format: human, json, or html (one self-contained page).
+        #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+        format: DiffFormat,
+    },
+    /// Merge the JSON reports of sharded runs (--partition K/N) into one
+    /// report (exit 0 all passed, 1 a failure, 2 bad input, 3 a harness error
+    /// in a shard).
+    ///
+    /// Refuses a scenario that is in two reports and a report of another
+    /// format version. Example:
+    /// envtwin merge report-*.json --format html -o report.html
+    Merge(MergeArgs),
+    /// Write a starter scenario under DIR/scenarios/ for each environment
+    /// definition found in DIR (exit 0, 2 when a file to write exists).
+    ///
+    /// Finds shell.nix/default.nix, requirements*.txt, package-lock.json,
+    /// Cargo.lock, and pyproject.toml with uv.lock. Never overwrites a file.
+    /// Example: envtwin init . && envtwin validate
+    Init {
+        /// The project's directory [default: .]
+        dir: Option<PathBuf>,
     },
     /// Print a shell completion script to stdout.
     ///
@@ -65,7 +83,7 @@ pub enum Command {
     /// warning).
     ///
     /// Example: envtwin audit scenarios/ requirements.txt --deny warning
-    #[command(after_long_help = crate::audit::RULES_HELP)]
+    #[command(after_long_help = crate::audit::rules_help())]
     Audit(AuditArgs),
     /// Internal: run one sandboxed build from a spec file.
     #[command(name = "__sandbox", hide = true)]
@@ -86,7 +104,8 @@ pub struct RunArgs {
     /// searches included [default: number of CPUs, at least 2]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_builds: Option<u32>,
-    /// Report format on stdout: human, json, or junit (JUnit XML).
+    /// Report format on stdout: human, json, junit (JUnit XML), markdown
+    /// (for $GITHUB_STEP_SUMMARY), or html (one self-contained page).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Also write the report to FILE (in the same format).
@@ -132,14 +151,29 @@ pub struct RunArgs {
     pub vary: Option<Vec<String>>,
 }
 
+/// `envtwin merge` arguments.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// JSON reports written by `envtwin run --format json`.
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+    /// Format of the merged report on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Also write the merged report to FILE (in the same format).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
 /// `envtwin audit` arguments.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Scenario, .nix or requirements*.txt files, or directories [default: scenarios/]
     pub paths: Vec<PathBuf>,
-    /// Report format on stdout.
-    #[arg(long, value_enum, default_value_t = PlainFormat::Human)]
-    pub format: PlainFormat,
+    /// Report format on stdout: human, json, or sarif (SARIF 2.1.0, for
+    /// GitHub code scanning).
+    #[arg(long, value_enum, default_value_t = AuditFormat::Human)]
+    pub format: AuditFormat,
     /// Lowest severity that fails the audit (exit 1).
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = DenyLevel::Error)]
     pub deny: DenyLevel,
@@ -154,19 +188,35 @@ pub enum DenyLevel {
     Error,
 }
 
+/// Formats of the report of `run` and `merge`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Human,
     Json,
-    /// JUnit XML (for `run`), one testcase per scenario.
+    /// JUnit XML, one testcase per scenario.
     Junit,
+    /// A table and the failures' details, for step summaries and PR comments.
+    Markdown,
+    /// One self-contained HTML page.
+    Html,
 }
 
-/// Output formats of `diff` and `audit`.
+/// Output formats of `diff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PlainFormat {
+pub enum DiffFormat {
     Human,
     Json,
+    /// One self-contained HTML page.
+    Html,
+}
+
+/// Output formats of `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Human,
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
 }
 
 /// `--partition K/N`: this machine runs shard K of N (1-based).

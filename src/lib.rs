@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod cli;
 pub mod error;
+pub mod init;
 pub mod probe;
 pub mod progress;
 pub mod provider;
@@ -15,11 +16,12 @@ pub mod report;
 pub mod sandbox;
 pub mod scenario;
 pub mod snapshot;
+pub mod timeshift;
 pub mod tree;
 pub mod twin;
 pub mod verdict;
 
-use cli::{Cli, Command, Format, RunArgs};
+use cli::{AuditArgs, Cli, Command, Format, MergeArgs, RunArgs};
 use error::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, Error};
 use rayon::prelude::*;
 use report::{Report, ScenarioReport, Verdict};
@@ -36,7 +38,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::Validate { paths } => validate(paths),
         Command::Hash { nar, path } => hash(nar, path),
         Command::Diff { a, b, format } => diff(a, b, format),
-        Command::Audit(args) => audit::run(args),
+        Command::Merge(args) => merge(args),
+        Command::Init { dir } => init::run(&dir.unwrap_or_else(|| PathBuf::from("."))),
+        Command::Audit(args) => audit::run(audit_options(args)),
         Command::Sandbox { spec } => Ok(sandbox::inside::main(&spec)),
         Command::Probe { request } => Ok(probe::main(&request)),
         Command::Completions { shell } => Ok(completions(shell)),
@@ -124,15 +128,7 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
     };
     // Open -o's file before building anything: a bad path is a bad argument
     // (exit 2), not something to discover after minutes of builds.
-    let mut output_file = match &args.output {
-        Some(out) => Some(std::fs::File::create(out).map_err(|e| {
-            Error::Usage(format!(
-                "-o {}: cannot write the report there: {e}",
-                out.display()
-            ))
-        })?),
-        None => None,
-    };
+    let mut output_file = open_output(args.output.as_ref())?;
     sandbox::lifetime::install_handler();
     let workdir = args.workdir.clone().unwrap_or_else(twin::default_workdir);
     check_workdir(&workdir)?;
@@ -173,22 +169,107 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
     });
     progress.finish();
     let report = Report::new(reports);
+    emit(
+        &report,
+        args.format,
+        args.output.as_ref(),
+        output_file.as_mut(),
+    )?;
+    Ok(report.exit_code())
+}
+
+/// Create `-o FILE` up front: a path that cannot be written is a bad
+/// argument (exit 2), found before any work.
+fn open_output(output: Option<&PathBuf>) -> Result<Option<std::fs::File>, Error> {
+    output
+        .map(|out| {
+            std::fs::File::create(out).map_err(|e| {
+                Error::Usage(format!(
+                    "-o {}: cannot write the report there: {e}",
+                    out.display()
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// Render `report` in `format` to stdout, and to `-o`'s file if given.
+fn emit(
+    report: &Report,
+    format: Format,
+    output: Option<&PathBuf>,
+    file: Option<&mut std::fs::File>,
+) -> Result<(), Error> {
     let mut rendered = Vec::new();
-    match args.format {
-        Format::Human => report::human::render(&report, &mut rendered),
-        Format::Json => report::json::render(&report, &mut rendered),
-        Format::Junit => report::junit::render(&report, &mut rendered),
+    match format {
+        Format::Human => report::human::render(report, &mut rendered),
+        Format::Json => report::json::render(report, &mut rendered),
+        Format::Junit => report::junit::render(report, &mut rendered),
+        Format::Markdown => report::markdown::render(report, &mut rendered),
+        Format::Html => report::html::render(report, &mut rendered),
     }
     .map_err(|e| Error::Harness(e.to_string()))?;
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(&rendered);
     let _ = stdout.flush();
-    if let (Some(out), Some(file)) = (&args.output, output_file.as_mut()) {
+    if let (Some(out), Some(file)) = (output, file) {
         file.write_all(&rendered).map_err(|e| {
             Error::Harness(format!("cannot write the report to {}: {e}", out.display()))
         })?;
     }
-    Ok(report.exit_code())
+    Ok(())
+}
+
+/// `envtwin merge`: read the shards' JSON reports, merge, render.
+fn merge(args: MergeArgs) -> Result<i32, Error> {
+    let mut problems = Vec::new();
+    let mut inputs = Vec::new();
+    for path in &args.reports {
+        match std::fs::read_to_string(path) {
+            Ok(text) => inputs.push(report::merge::Input {
+                file: path.display().to_string(),
+                text,
+            }),
+            Err(e) => problems.push(error::Diagnostic::new(
+                path,
+                format!("cannot read the report: {e}"),
+            )),
+        }
+    }
+    match report::merge::merge(&inputs) {
+        Ok(r) if problems.is_empty() => {
+            let mut output_file = open_output(args.output.as_ref())?;
+            emit(&r, args.format, args.output.as_ref(), output_file.as_mut())?;
+            Ok(r.exit_code())
+        }
+        merged => {
+            problems.extend(merged.err().unwrap_or_default());
+            for d in &problems {
+                eprintln!("{d}");
+            }
+            let n = problems.len();
+            eprintln!(
+                "envtwin merge: {n} problem{} in the reports; nothing was merged",
+                if n == 1 { "" } else { "s" }
+            );
+            Ok(error::EXIT_INVALID)
+        }
+    }
+}
+
+fn audit_options(args: AuditArgs) -> audit::Options {
+    audit::Options {
+        paths: args.paths,
+        format: match args.format {
+            cli::AuditFormat::Human => audit::Format::Human,
+            cli::AuditFormat::Json => audit::Format::Json,
+            cli::AuditFormat::Sarif => audit::Format::Sarif,
+        },
+        deny: match args.deny {
+            cli::DenyLevel::Error => audit::Severity::Error,
+            cli::DenyLevel::Warning => audit::Severity::Warning,
+        },
+    }
 }
 
 /// The workdir must not lie where builds can see: in a host path every
@@ -333,14 +414,24 @@ fn hash(nar: bool, path: PathBuf) -> Result<i32, Error> {
     Ok(EXIT_OK)
 }
 
-fn diff(a: PathBuf, b: PathBuf, format: cli::PlainFormat) -> Result<i32, Error> {
+fn diff(a: PathBuf, b: PathBuf, format: cli::DiffFormat) -> Result<i32, Error> {
     let differences = tree::diff_trees(&a, &b)?;
     match format {
-        cli::PlainFormat::Json => {
+        cli::DiffFormat::Html => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe is not an error.
+            let _ = report::html::render_diff(
+                &a.display().to_string(),
+                &b.display().to_string(),
+                &differences,
+                &mut out,
+            );
+        }
+        cli::DiffFormat::Json => {
             let v = serde_json::json!({ "a": a, "b": b, "identical": differences.is_empty(), "differences": differences });
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
-        cli::PlainFormat::Human => {
+        cli::DiffFormat::Human => {
             let mut out = std::io::stdout().lock();
             for d in &differences {
                 // A closed pipe (`envtwin diff … | head`) is not an error.

@@ -331,10 +331,16 @@ pub fn check_writable(dir: &Path) -> Result<(), String> {
             dir.display()
         )
     };
-    std::fs::create_dir_all(dir).map_err(fail)?;
+    // Made only when a snapshot is written: test the nearest existing
+    // directory on the way, in which it would be made.
+    let existing = dir
+        .ancestors()
+        .find(|a| a.is_dir() || a.as_os_str().is_empty())
+        .filter(|a| !a.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     tempfile::Builder::new()
         .prefix(".envtwin-write-test")
-        .tempfile_in(dir)
+        .tempfile_in(existing)
         .map(drop)
         .map_err(fail)
 }

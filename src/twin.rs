@@ -4,14 +4,14 @@
 use crate::probe::Probes;
 use crate::provider;
 use crate::sandbox::{self, lifetime, limits, plan, variation::Variation};
-use crate::scenario::Scenario;
+use crate::scenario::{Compare, Scenario};
 use crate::tree::{self, Difference, TreeHash};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// How a build ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BuildStatus {
     Ok,
@@ -42,6 +42,8 @@ pub struct BuildOutcome {
     pub limits: BTreeMap<String, String>,
     /// Bytes of build output dropped by `limits.log`.
     pub log_dropped: u64,
+    /// SOURCE_DATE_EPOCH this build had; `None`: not set.
+    pub source_date_epoch: Option<i64>,
 }
 
 /// Both builds of a scenario and how their trees differ.
@@ -49,23 +51,49 @@ pub struct BuildOutcome {
 pub struct TwinOutcome {
     pub a: BuildOutcome,
     pub b: BuildOutcome,
+    /// Differing paths; under `compare: strict` mode changes too.
     pub differences: Vec<Difference>,
+    /// Under `compare: nar`: paths whose mode bits differ, which the NAR
+    /// hash ignores (shown as a note, never failing the scenario).
+    pub mode_differences: Vec<Difference>,
     /// Variations selected but not available here: name -> reason.
     pub unavailable: BTreeMap<String, String>,
     /// Where the trees were kept (`--keep`).
     pub kept: Option<PathBuf>,
-    /// Which variations cause the difference, when it was searched.
+    /// Which variations cause the difference or break build B, when searched.
     pub culprits: Option<Culprits>,
 }
 
 /// The answer of the culprit search: rebuild B with each variation alone,
-/// and with none, and see which builds still differ from A.
+/// and with none, and see which builds still differ from A (or fail).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Culprits {
-    /// Variations that alone reproduce a difference from build A.
+    /// Variations that alone reproduce a difference from build A, or, when
+    /// `breaks_build`, that alone make build B fail.
     pub culprits: Vec<String>,
-    /// The builds differ even with no variation (randomness, fine clocks).
+    /// The builds differ even with no variation (a clock, random data); for
+    /// a failing build B: B fails even with no variation.
     pub inherent: bool,
+    /// Build A succeeded and build B failed: the culprits break the build.
+    pub breaks_build: bool,
+    /// Known advice for these culprits, e.g. that libfaketime hangs rustc.
+    pub hints: Vec<String>,
+    /// SOURCE_DATE_EPOCH was unset and the builds differ: whether a pair
+    /// built with it set (to the default) is identical.
+    pub reproducible_with_sde: Option<bool>,
+    /// What the search cost.
+    pub cost: SearchCost,
+}
+
+/// The cost of a culprit search.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SearchCost {
+    /// Sandboxed builds the search ran.
+    pub builds: usize,
+    /// Variations not tried because every difference was already explained.
+    pub skipped: Vec<String>,
+    /// Wall time of the search.
+    pub duration_ms: u64,
 }
 
 /// Options of `run` that shape the twin builds.
@@ -172,6 +200,20 @@ fn build_in(
     opts: &TwinOptions,
     dir: PathBuf,
 ) -> Result<TwinOutcome, String> {
+    // The `time` variation preloads the time-shift shim: every build of
+    // the scenario may bind it (only a build varying time loads it).
+    let with_shim;
+    let command = if selected_variations(s, opts).contains(&Variation::Time) {
+        let shim = crate::timeshift::install(&dir)
+            .map_err(|e| format!("cannot write the time-shift shim: {e}"))?;
+        let mut c = command.clone();
+        c.readonly_binds
+            .push((shim, crate::timeshift::MOUNT.to_string()));
+        with_shim = c;
+        &with_shim
+    } else {
+        command
+    };
     let input = plan::PlanInput {
         out: &s.out,
         src: &s.dir,
@@ -197,133 +239,500 @@ fn build_in(
     if opts.want_manifest && a.status == BuildStatus::Ok {
         a.manifest = Some(build_manifest(&a)?);
     }
+    let both_ok = a.status == BuildStatus::Ok && b.status == BuildStatus::Ok;
     let hashes_differ = matches!((&a.hash, &b.hash), (Some(x), Some(y)) if x.sri != y.sri);
     let mut differences = match (&a.store, &b.store) {
         _ if !hashes_differ => Vec::new(),
         (Some((sa, ca)), Some((sb, cb))) => provider::nix::closure_diff((ca, sa), (cb, sb))?,
         _ => tree::diff_differing(&a.tree, &b.tree).map_err(|e| e.to_string())?,
     };
-    let culprits = if opts.explain && !differences.is_empty() && a.status == BuildStatus::Ok {
-        Some(find_culprits(
-            &input,
-            &p.applied,
-            &a,
-            &mut differences,
-            &dir,
-            timeout,
-        )?)
-    } else {
-        None
-    };
+    // Modes: a store's are canonical (Nix resets them), a tree's are what
+    // the build left, and what a tarball of it would record.
+    let mut modes_a = None;
+    let mut mode_differences = Vec::new();
+    if both_ok && a.store.is_none() {
+        let ma = tree::modes(&a.tree).map_err(|e| e.to_string())?;
+        let mb = tree::modes(&b.tree).map_err(|e| e.to_string())?;
+        mode_differences = tree::diff_modes(&ma, &mb);
+        tree::explain_differences(&mut mode_differences, &a.tree, &b.tree);
+        modes_a = Some(ma);
+    }
+    if s.compare == Compare::Strict {
+        differences.append(&mut mode_differences);
+        differences.sort_by(|x, y| (&x.path, x.kind).cmp(&(&y.path, y.kind)));
+    }
+    let b_broke = a.status == BuildStatus::Ok && b.status != BuildStatus::Ok;
+    let culprits =
+        if opts.explain && a.status == BuildStatus::Ok && (!differences.is_empty() || b_broke) {
+            let ctl = Control {
+                a: &a,
+                manifest: match &a.manifest {
+                    Some(m) => m.clone(),
+                    None => build_manifest(&a)?,
+                },
+                modes: modes_a.filter(|_| s.compare == Compare::Strict),
+                archives: differences
+                    .iter()
+                    .filter(|d| is_archive(d))
+                    .map(|d| d.path.clone())
+                    .collect(),
+            };
+            let search = Search {
+                input: &input,
+                applied: &p.applied,
+                dir: &dir,
+                timeout,
+                sde_pair: s.source_date_epoch.is_none() && !differences.is_empty(),
+            };
+            Some(find_culprits(&search, &ctl, &b, &mut differences)?)
+        } else {
+            None
+        };
     Ok(TwinOutcome {
         a,
         b,
         differences,
+        mode_differences,
         unavailable: p.unavailable,
         kept: None,
         culprits,
     })
 }
 
-/// Rebuild B once per applied variation alone and once with none, all in
-/// parallel, and compare each with build A (the control, already built).
-/// Marks each difference with the variations that alone change its path.
-fn find_culprits(
-    input: &plan::PlanInput<'_>,
-    applied: &[Variation],
-    a: &BuildOutcome,
-    differences: &mut [Difference],
-    dir: &std::path::Path,
+/// What the culprit search may see change: `(path, "")` for a path,
+/// `(path, "mode")` for its mode bits, `(path, "member\tchange")` for one
+/// change of an archive member.
+type Key = (String, String);
+
+/// Build A, the control every trial is compared with.
+struct Control<'c> {
+    a: &'c BuildOutcome,
+    manifest: tree::Manifest,
+    /// A's modes, when modes are compared (`compare: strict`).
+    modes: Option<tree::Modes>,
+    /// Differing paths that are archives: their members are keys too.
+    archives: BTreeSet<String>,
+}
+
+/// How to run the trials of one search.
+struct Search<'s> {
+    input: &'s plan::PlanInput<'s>,
+    applied: &'s [Variation],
+    dir: &'s std::path::Path,
     timeout: Duration,
-) -> Result<Culprits, String> {
-    let mut trials: Vec<Option<Variation>> = vec![None];
-    trials.extend(applied.iter().copied().map(Some));
-    let specs: Vec<(Option<Variation>, plan::Plan)> = trials
-        .iter()
-        .map(|v| {
-            let name = v.map_or("none", |v| v.name());
-            let set: BTreeSet<Variation> = v.iter().copied().collect();
-            let p = plan::plan(
-                input,
-                &set,
-                dir.join("unused"),
-                dir.join(format!("alone-{name}")),
-            );
-            (*v, p)
-        })
-        .collect();
-    let results: Vec<(Option<Variation>, Result<BuildOutcome, String>)> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = specs
-                .iter()
-                .map(|(v, p)| {
-                    (
-                        *v,
-                        scope.spawn(move || one(&p.b, &p.values_b, timeout, input.command.hash)),
-                    )
-                })
-                .collect();
-            handles.into_iter().map(|(v, h)| (v, join(h))).collect()
-        });
-    let manifest_a = match &a.manifest {
-        Some(m) => m.clone(),
-        None => build_manifest(a)?,
-    };
-    let mut changed: BTreeMap<Option<Variation>, BTreeSet<String>> = BTreeMap::new();
-    for (v, r) in &results {
-        let b = r.as_ref().map_err(|e| e.clone())?;
-        let same = b.status == BuildStatus::Ok
-            && b.hash.as_ref().map(|h| &h.sri) == a.hash.as_ref().map(|h| &h.sri);
-        if same {
-            continue;
+    /// Also build a pair with SOURCE_DATE_EPOCH set (it was not).
+    sde_pair: bool,
+}
+
+/// One build of the search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Trial {
+    /// Build B with this variation alone (`None`: with none at all).
+    Alone(Option<Variation>),
+    /// Build A, then build B with every variation, both with the default
+    /// SOURCE_DATE_EPOCH.
+    SdeA,
+    SdeB,
+}
+
+/// What a trial showed.
+enum Seen {
+    /// The keys that differ from build A.
+    Changed(BTreeSet<Key>),
+    /// The build failed or timed out.
+    Broke(BuildStatus),
+    /// An SOURCE_DATE_EPOCH build: its hash and modes.
+    Built(Option<String>, Option<tree::Modes>),
+}
+
+fn is_archive(d: &Difference) -> bool {
+    matches!(
+        d.detail.as_ref().map(|x| &x.body),
+        Some(tree::explain::Body::Archive(_))
+    )
+}
+
+/// The keys of a difference: its path (or mode), and for an archive each
+/// member change its detail lists.
+fn keys_of(d: &Difference) -> Vec<Key> {
+    let mut out = vec![(
+        d.path.clone(),
+        if d.kind == tree::DiffKind::Mode {
+            "mode".to_string()
+        } else {
+            String::new()
+        },
+    )];
+    if let Some(detail) = &d.detail {
+        member_keys(&d.path, detail, &mut out);
+    }
+    out
+}
+
+fn member_keys(path: &str, detail: &tree::Detail, out: &mut Vec<Key>) {
+    if let tree::explain::Body::Archive(ad) = &detail.body {
+        for m in &ad.members {
+            let change = serde_json::to_value(m.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            out.push((path.to_string(), format!("{}\t{change}", m.member)));
+            if let Some(inner) = &m.detail {
+                member_keys(path, inner, out);
+            }
         }
-        // A build that fails or cannot be hashed under a variation is caused
-        // by it as much as a changed file is; it then touches every path.
-        let paths: BTreeSet<String> = match (b.status, build_manifest(b)) {
-            (BuildStatus::Ok, Ok(m)) => tree::diff_manifests(&manifest_a, &m)
+    }
+}
+
+/// The keys in which trial build `b` differs from the control.
+fn changed_keys(ctl: &Control<'_>, b: &BuildOutcome) -> Result<BTreeSet<Key>, String> {
+    let mb = build_manifest(b)?;
+    let ctx = tree::explain::Context::sandbox();
+    let mut keys = BTreeSet::new();
+    for d in tree::diff_manifests(&ctl.manifest, &mb) {
+        if d.kind == tree::DiffKind::Content && ctl.archives.contains(&d.path) {
+            let (pa, pb) = (
+                tree::explain::key_path(&ctl.a.tree, &d.path),
+                tree::explain::key_path(&b.tree, &d.path),
+            );
+            let mut members = Vec::new();
+            member_keys(
+                &d.path,
+                &tree::explain::explain(&pa, &pb, &ctx),
+                &mut members,
+            );
+            keys.extend(members);
+        }
+        keys.insert((d.path, String::new()));
+    }
+    if let Some(ma) = &ctl.modes {
+        let mb = tree::modes(&b.tree).map_err(|e| e.to_string())?;
+        keys.extend(
+            tree::diff_modes(ma, &mb)
                 .into_iter()
-                .map(|d| d.path)
-                .collect(),
-            _ => differences.iter().map(|d| d.path.clone()).collect(),
+                .map(|d| (d.path, "mode".to_string())),
+        );
+    }
+    Ok(keys)
+}
+
+/// The variations to try first: those the differences' hints name (a
+/// host name in a file, modes that differ like umasks do), then the rest.
+fn likely_first(
+    applied: &[Variation],
+    differences: &[Difference],
+    b: &BuildOutcome,
+) -> Vec<Variation> {
+    let mut text = String::new();
+    for d in differences {
+        if d.kind == tree::DiffKind::Mode {
+            text.push_str(" umask");
+        }
+        if let Some(detail) = &d.detail {
+            text.push_str(&serde_json::to_string(detail).unwrap_or_default());
+        }
+    }
+    if b.status == BuildStatus::Timeout {
+        // libfaketime is the variation known to hang builds.
+        text.push_str(" timestamp");
+    }
+    let named = |v: &Variation| -> bool {
+        let words: &[&str] = match v {
+            Variation::Hostname => &["hostname", "domain name"],
+            Variation::Umask => &["umask"],
+            Variation::Locale => &["locale"],
+            Variation::Timezone => &["timezone"],
+            Variation::Home => &["home directory"],
+            Variation::BuildPath => &["build path"],
+            Variation::User => &["the user", "uid", "gid"],
+            Variation::Time => &["timestamp", "a date", "clock time", ".pyc"],
+            _ => &[],
         };
-        changed.insert(*v, paths);
+        words.iter().any(|w| text.contains(w))
+    };
+    let mut order: Vec<Variation> = applied.iter().copied().filter(named).collect();
+    order.extend(applied.iter().copied().filter(|v| !named(v)));
+    order
+}
+
+/// Rebuild B once with no variation and once per applied variation alone,
+/// `max_builds` at a time, the likeliest culprits first, and compare each
+/// with build A (the control, already built). Stops starting trials once
+/// every difference is explained (or, when B failed, once a variation
+/// alone breaks it). Marks each difference, and each archive member, with
+/// the variations that alone change it.
+fn find_culprits(
+    search: &Search<'_>,
+    ctl: &Control<'_>,
+    b: &BuildOutcome,
+    differences: &mut [Difference],
+) -> Result<Culprits, String> {
+    let started = std::time::Instant::now();
+    let breaking = b.status != BuildStatus::Ok;
+    let mut queue: std::collections::VecDeque<Trial> = [Trial::Alone(None)].into();
+    if search.sde_pair {
+        queue.extend([Trial::SdeA, Trial::SdeB]);
     }
-    for (_, p) in &specs {
-        let _ = std::fs::remove_dir_all(&p.b.work);
+    queue.extend(
+        likely_first(search.applied, differences, b)
+            .into_iter()
+            .map(|v| Trial::Alone(Some(v))),
+    );
+    let targets: BTreeSet<Key> = differences.iter().flat_map(keys_of).collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2);
+    let state = std::sync::Mutex::new((queue, BTreeMap::<Trial, Seen>::new()));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let explained = |seen: &BTreeMap<Trial, Seen>| -> bool {
+        if !seen.contains_key(&Trial::Alone(None)) {
+            return false;
+        }
+        if breaking {
+            return seen
+                .iter()
+                .any(|(t, r)| matches!((t, r), (Trial::Alone(Some(_)), Seen::Broke(_))));
+        }
+        targets.iter().all(|k| {
+            seen.values()
+                .any(|r| matches!(r, Seen::Changed(c) if c.contains(k)))
+        })
+    };
+    let errors = std::sync::Mutex::new(Vec::<String>::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let trial = {
+                        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                        let stopping = stop.load(std::sync::atomic::Ordering::Relaxed);
+                        // Once explained, only the SOURCE_DATE_EPOCH pair
+                        // (a separate question) still runs.
+                        let pos =
+                            st.0.iter()
+                                .position(|t| !stopping || !matches!(t, Trial::Alone(_)));
+                        match pos.and_then(|i| st.0.remove(i)) {
+                            Some(t) => t,
+                            None => return,
+                        }
+                    };
+                    match run_trial(search, ctl, trial) {
+                        Ok(seen) => {
+                            let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                            st.1.insert(trial, seen);
+                            if explained(&st.1) {
+                                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                            }
+                        }
+                        Err(e) => {
+                            errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
+                            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = errors.into_inner().unwrap_or_else(|e| e.into_inner()).pop() {
+        return Err(e);
     }
-    let inherent_paths = changed.get(&None).cloned();
-    let inherent = inherent_paths.is_some();
+    let (left, seen) = state.into_inner().unwrap_or_else(|e| e.into_inner());
+    let cost = SearchCost {
+        builds: seen.len(),
+        skipped: left
+            .iter()
+            .filter_map(|t| match t {
+                Trial::Alone(Some(v)) => Some(v.name().to_string()),
+                _ => None,
+            })
+            .collect(),
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    let reproducible_with_sde = match (seen.get(&Trial::SdeA), seen.get(&Trial::SdeB)) {
+        (Some(Seen::Built(Some(ha), ma)), Some(Seen::Built(Some(hb), mb))) => {
+            Some(ha == hb && (ctl.modes.is_none() || ma == mb))
+        }
+        (Some(_), Some(_)) => Some(false),
+        _ => None,
+    };
+    let alone = |v: Option<Variation>| seen.get(&Trial::Alone(v));
+    if breaking {
+        let inherent = matches!(alone(None), Some(Seen::Broke(_)));
+        let culprits: Vec<String> = search
+            .applied
+            .iter()
+            .filter(|v| !inherent && matches!(alone(Some(**v)), Some(Seen::Broke(_))))
+            .map(|v| v.name().to_string())
+            .collect();
+        let hints = breaking_hints(&culprits, search, b.status, |v| match alone(Some(v)) {
+            Some(Seen::Broke(st)) => Some(*st),
+            _ => None,
+        });
+        return Ok(Culprits {
+            culprits,
+            inherent,
+            breaks_build: true,
+            hints,
+            reproducible_with_sde,
+            cost,
+        });
+    }
+    let changed = |v: Option<Variation>| -> Option<&BTreeSet<Key>> {
+        match alone(v) {
+            Some(Seen::Changed(c)) if !c.is_empty() => Some(c),
+            _ => None,
+        }
+    };
+    // A trial that broke changes everything it could: all the differences.
+    let broke_all: BTreeSet<Key> = targets.clone();
+    let keys_for = |v: Option<Variation>| -> Option<&BTreeSet<Key>> {
+        match alone(v) {
+            Some(Seen::Broke(_)) => Some(&broke_all),
+            _ => changed(v),
+        }
+    };
+    let noise: BTreeSet<Key> = keys_for(None).cloned().unwrap_or_default();
+    let inherent = !noise.is_empty();
     let mut culprits = Vec::new();
-    for v in applied {
-        let Some(paths) = changed.get(&Some(*v)) else {
-            continue;
-        };
-        // With inherent noise, a variation counts only where it changes a
-        // path the noise alone does not.
-        let beyond_noise = match &inherent_paths {
-            Some(noise) => paths.iter().any(|p| !noise.contains(p)),
-            None => !paths.is_empty(),
-        };
-        if beyond_noise {
+    for v in search.applied {
+        // With inherent noise, a variation counts only where it changes
+        // something the noise alone does not.
+        if keys_for(Some(*v)).is_some_and(|keys| keys.iter().any(|k| !noise.contains(k))) {
             culprits.push(v.name().to_string());
         }
     }
+    let blamed = |k: &Key| -> Vec<String> {
+        search
+            .applied
+            .iter()
+            .filter(|v| culprits.iter().any(|c| c == v.name()))
+            .filter(|v| keys_for(Some(**v)).is_some_and(|keys| keys.contains(k)))
+            .map(|v| v.name().to_string())
+            .collect()
+    };
     for d in differences.iter_mut() {
-        // A path that differs with no variation at all cannot be pinned on one.
-        d.inherent = inherent_paths
-            .as_ref()
-            .is_some_and(|noise| noise.contains(&d.path));
-        if d.inherent {
+        let keys = keys_of(d);
+        let (own, members) = keys.split_at(1);
+        if members.is_empty() {
+            // A path that differs with no variation cannot be pinned on one.
+            d.inherent = noise.contains(&own[0]);
+            if !d.inherent {
+                d.culprits = blamed(&own[0]);
+            }
             continue;
         }
-        d.culprits = applied
+        // An archive: each member change on its own, so that one member
+        // that differs by itself does not hide a variation in the others.
+        let mut union = BTreeSet::new();
+        for (_, sub) in members {
+            let k = (d.path.clone(), sub.clone());
+            let (member, change) = sub.split_once('\t').unwrap_or((sub, ""));
+            let inherent = noise.contains(&k);
+            let culprits = if inherent { Vec::new() } else { blamed(&k) };
+            union.extend(culprits.iter().cloned());
+            d.inherent |= inherent;
+            d.members.push(tree::MemberCulprits {
+                member: member.to_string(),
+                change: change.to_string(),
+                culprits,
+                inherent,
+            });
+        }
+        d.culprits = search
+            .applied
             .iter()
-            .filter(|v| changed.get(&Some(**v)).is_some_and(|p| p.contains(&d.path)))
-            .filter(|v| culprits.iter().any(|c| c == v.name()))
             .map(|v| v.name().to_string())
+            .filter(|n| union.contains(n))
             .collect();
     }
-    Ok(Culprits { culprits, inherent })
+    Ok(Culprits {
+        culprits,
+        inherent,
+        breaks_build: false,
+        hints: Vec::new(),
+        reproducible_with_sde,
+        cost,
+    })
+}
+
+/// Known advice for variations that break build B.
+fn breaking_hints(
+    culprits: &[String],
+    search: &Search<'_>,
+    status: BuildStatus,
+    how: impl Fn(Variation) -> Option<BuildStatus>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in search.applied {
+        if !culprits.iter().any(|c| c == v.name()) {
+            continue;
+        }
+        let hung = how(*v) == Some(BuildStatus::Timeout);
+        out.push(match v {
+            Variation::Time if hung => "libfaketime is known to hang some runtimes (rustc, Go); leave `time` out of `vary` for this recipe".to_string(),
+            Variation::Time => "libfaketime (the `time` variation) breaks this recipe's tools; leave `time` out of `vary` for this recipe".to_string(),
+            Variation::User => "build B runs as another uid than root, which this recipe needs; leave `user` out of `vary` if it must run as root".to_string(),
+            other => format!(
+                "build B {} with `{other}` alone; build A's value of it works",
+                if hung { "hangs" } else { "fails" }
+            ),
+        });
+    }
+    if out.is_empty() && status == BuildStatus::Timeout {
+        out.push(format!(
+            "no variation alone makes build B time out; raise `timeout` (now {} s) if the build is just slow",
+            search.timeout.as_secs()
+        ));
+    }
+    out
+}
+
+/// Run one trial of the search and see what it changed; its trees are
+/// removed before it returns.
+fn run_trial(search: &Search<'_>, ctl: &Control<'_>, trial: Trial) -> Result<Seen, String> {
+    let (set, name): (BTreeSet<Variation>, String) = match trial {
+        Trial::Alone(v) => (
+            v.iter().copied().collect(),
+            format!("alone-{}", v.map_or("none", |v| v.name())),
+        ),
+        Trial::SdeA | Trial::SdeB => (search.applied.iter().copied().collect(), "sde".into()),
+    };
+    let sde_input;
+    let input = match trial {
+        Trial::SdeA | Trial::SdeB => {
+            sde_input = plan::PlanInput {
+                source_date_epoch: Some(crate::scenario::DEFAULT_SOURCE_DATE_EPOCH),
+                ..*search.input
+            };
+            &sde_input
+        }
+        Trial::Alone(_) => search.input,
+    };
+    let p = plan::plan(
+        input,
+        &set,
+        search.dir.join(format!("{name}-a")),
+        search.dir.join(format!("{name}-b")),
+    );
+    let (spec, values) = match trial {
+        Trial::SdeA => (&p.a, &p.values_a),
+        _ => (&p.b, &p.values_b),
+    };
+    let b = one(spec, values, search.timeout, input.command.hash)?;
+    let seen = match (trial, b.status) {
+        (Trial::Alone(_), BuildStatus::Ok) => changed_keys(ctl, &b).map(Seen::Changed),
+        (Trial::Alone(_), st) => Ok(Seen::Broke(st)),
+        (_, BuildStatus::Ok) => Ok(Seen::Built(
+            b.hash.as_ref().map(|h| h.sri.clone()),
+            match &ctl.modes {
+                Some(_) => tree::modes(&b.tree).ok(),
+                None => None,
+            },
+        )),
+        (_, _) => Ok(Seen::Built(None, None)),
+    };
+    let _ = std::fs::remove_dir_all(&spec.work);
+    seen
 }
 
 /// The per-file manifest of a build: `$out`, or each closure store path's
@@ -401,6 +810,11 @@ fn one(
         manifest: None,
         limits: limits_in_force(&spec.limits, &o.in_force),
         log_dropped: o.result.log_dropped,
+        source_date_epoch: spec
+            .env
+            .iter()
+            .find(|(k, _)| k == "SOURCE_DATE_EPOCH")
+            .and_then(|(_, v)| v.parse().ok()),
     };
     // A file past RLIMIT_FSIZE kills its writer with SIGXFSZ: the build
     // went past limits.disk, whether the shell reports it or a signal does.

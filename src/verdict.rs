@@ -4,20 +4,28 @@
 
 use crate::probe::{Probes, WhichResult};
 use crate::report::{BuildReport, Builds, Check, ScenarioReport, Verdict};
-use crate::scenario::Scenario;
+use crate::scenario::{BuildExpect, Compare, Scenario};
+use crate::tree::DiffKind;
 use crate::twin::{BuildOutcome, BuildStatus, TwinOutcome};
 
 /// Judge a scenario's twin builds.
 pub fn judge(s: &Scenario, t: &TwinOutcome, duration_ms: u64) -> ScenarioReport {
     let mut checks = Vec::new();
+    let expect_fail = s.expect.build == BuildExpect::Fail;
     for (side, b) in [("A", &t.a), ("B", &t.b)] {
-        checks.push(build_check(side, b));
+        checks.push(if expect_fail {
+            expected_failure_check(side, b)
+        } else {
+            build_check(side, b, t.kept.is_none())
+        });
     }
     let built = t.a.status == BuildStatus::Ok && t.b.status == BuildStatus::Ok;
     let mut reproducible = None;
-    if built {
+    if built && !expect_fail {
         let (ha, hb) = (hash_of(&t.a), hash_of(&t.b));
-        let same = ha == hb;
+        let modes_differ =
+            s.compare == Compare::Strict && t.differences.iter().any(|d| d.kind == DiffKind::Mode);
+        let same = ha == hb && !modes_differ;
         reproducible = Some(same);
         checks.push(reproducible_check(s, t, same, ha, hb));
         if let Some(want) = &s.expect.hash {
@@ -63,6 +71,18 @@ pub fn judge(s: &Scenario, t: &TwinOutcome, duration_ms: u64) -> ScenarioReport 
         differences: t.differences.clone(),
         culprits: t.culprits.as_ref().map(|c| c.culprits.clone()),
         inherent: t.culprits.as_ref().map(|c| c.inherent),
+        culprits_break_build: t.culprits.as_ref().is_some_and(|c| c.breaks_build),
+        hints: t
+            .culprits
+            .as_ref()
+            .map(|c| c.hints.clone())
+            .unwrap_or_default(),
+        reproducible_with_sde: t.culprits.as_ref().and_then(|c| c.reproducible_with_sde),
+        search: t.culprits.as_ref().map(|c| c.cost.clone()),
+        notes: mode_note(s, t)
+            .into_iter()
+            .chain(outside_notes(t))
+            .collect(),
         checks,
         unavailable_variations: t.unavailable.clone(),
         kept: t.kept.as_ref().map(|p| p.display().to_string()),
@@ -74,7 +94,66 @@ fn hash_of(b: &BuildOutcome) -> &str {
     b.hash.as_ref().map_or("", |h| h.sri.as_str())
 }
 
-fn build_check(side: &str, b: &BuildOutcome) -> Check {
+/// Under `compare: nar`, mode bits that differ fail nothing, but a tarball
+/// or an image of the tree would differ: say so.
+fn mode_note(s: &Scenario, t: &TwinOutcome) -> Option<String> {
+    let first = t.mode_differences.first()?;
+    let n = t.mode_differences.len();
+    Some(format!(
+        "{n} path{} differ{} in mode bits (e.g. {}: {} in A, {} in B); the NAR hash ignores modes, \
+         so a tarball or image of the two trees would still differ; `compare: strict` checks them",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "s" } else { "" },
+        if first.path.is_empty() {
+            "."
+        } else {
+            &first.path
+        },
+        first.a.as_deref().unwrap_or("?"),
+        first.b.as_deref().unwrap_or("?"),
+    ))
+    .filter(|_| s.compare == Compare::Nar)
+}
+
+/// `expect.build: fail`: the build must fail (exit non-zero), not succeed
+/// and not time out.
+fn expected_failure_check(side: &str, b: &BuildOutcome) -> Check {
+    let secs = b.duration.as_secs_f64();
+    let (passed, message) = match (b.status, b.exit_code) {
+        (BuildStatus::Failed, Some(c)) if c != 0 => (
+            true,
+            format!("build {side} failed as expected (exit {c}) after {secs:.1} s"),
+        ),
+        (BuildStatus::Failed, _) => (
+            true,
+            format!(
+                "build {side} failed as expected ({}) after {secs:.1} s",
+                b.problem.as_deref().unwrap_or("no exit status")
+            ),
+        ),
+        (BuildStatus::Ok, _) => (
+            false,
+            format!(
+                "expected build {side} to fail (expect.build: fail), but it succeeded in {secs:.1} s"
+            ),
+        ),
+        (BuildStatus::Timeout, _) => (
+            false,
+            format!(
+                "expected build {side} to fail (expect.build: fail), but it {}",
+                b.problem.as_deref().unwrap_or("timed out")
+            ),
+        ),
+    };
+    Check {
+        check: "build".into(),
+        subject: format!("build {side}"),
+        passed,
+        message,
+    }
+}
+
+fn build_check(side: &str, b: &BuildOutcome, advise_keep: bool) -> Check {
     let secs = b.duration.as_secs_f64();
     let tail = if b.stderr_tail.trim().is_empty() {
         String::new()
@@ -103,7 +182,12 @@ fn build_check(side: &str, b: &BuildOutcome) -> Check {
             (
                 false,
                 format!(
-                    "build {side} {how} after {secs:.1} s{tail}; rerun with --keep to inspect the tree"
+                    "build {side} {how} after {secs:.1} s{tail}{}",
+                    if advise_keep {
+                        "; rerun with --keep to inspect the tree"
+                    } else {
+                        ""
+                    }
                 ),
             )
         }
@@ -131,7 +215,11 @@ fn reproducible_check(s: &Scenario, t: &TwinOutcome, same: bool, ha: &str, hb: &
             .take(3)
             .map(|d| {
                 let path = if d.path.is_empty() { "." } else { &d.path };
-                format!("{} ({})", crate::report::terminal::one_line(path), d.kind.name())
+                format!(
+                    "{} ({})",
+                    crate::report::terminal::one_line(path),
+                    d.kind.name()
+                )
             })
             .collect();
         format!(
@@ -147,8 +235,14 @@ fn reproducible_check(s: &Scenario, t: &TwinOutcome, same: bool, ha: &str, hb: &
         (true, false) => (
             false,
             format!(
-                "expected identical builds, but A is {ha} and B is {hb}; {}",
-                summary()
+                "expected identical builds, but {}; {}{}",
+                if ha == hb {
+                    format!("both are {ha} and the mode bits differ (compare: strict)")
+                } else {
+                    format!("A is {ha} and B is {hb}")
+                },
+                summary(),
+                sde_remark(t)
             ),
         ),
         (false, false) => (
@@ -171,6 +265,22 @@ fn reproducible_check(s: &Scenario, t: &TwinOutcome, same: bool, ha: &str, hb: &
     }
 }
 
+/// What the SOURCE_DATE_EPOCH pair of the culprit search showed.
+fn sde_remark(t: &TwinOutcome) -> String {
+    match t.culprits.as_ref().and_then(|c| c.reproducible_with_sde) {
+        Some(true) => format!(
+            "; reproducible only with SOURCE_DATE_EPOCH: a pair built with SOURCE_DATE_EPOCH={} is identical \
+             (this scenario sets `source_date_epoch: null`)",
+            crate::scenario::DEFAULT_SOURCE_DATE_EPOCH
+        ),
+        Some(false) => format!(
+            "; not caused by the missing SOURCE_DATE_EPOCH: a pair built with SOURCE_DATE_EPOCH={} differs too",
+            crate::scenario::DEFAULT_SOURCE_DATE_EPOCH
+        ),
+        None => String::new(),
+    }
+}
+
 fn glob_match(pattern: &str, text: &str) -> bool {
     match glob::Pattern::new(pattern) {
         Ok(p) => p.matches(text),
@@ -180,12 +290,37 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 
 fn show(w: Option<&Option<WhichResult>>) -> String {
     match w {
-        Some(Some(r)) => match &r.resolved {
-            Some(res) if res != &r.path => format!("{} (-> {res})", r.path),
-            _ => r.path.clone(),
-        },
+        Some(Some(r)) => {
+            let shown = match &r.resolved {
+                Some(res) if res != &r.path => format!("{} (-> {res})", r.path),
+                _ => r.path.clone(),
+            };
+            if r.inside {
+                shown
+            } else {
+                format!("{shown} (outside the environment)")
+            }
+        }
         _ => "nothing".into(),
     }
+}
+
+/// A note for each `which` result of build A that lies outside the
+/// environment: it passes a loose glob, but the host provides it.
+fn outside_notes(t: &TwinOutcome) -> Vec<String> {
+    let Some(p) = &t.a.probes else {
+        return Vec::new();
+    };
+    p.which
+        .iter()
+        .filter_map(|(cmd, r)| {
+            let r = r.as_ref().filter(|r| !r.inside)?;
+            Some(format!(
+                "`{cmd}` resolves to {}, outside the environment",
+                show(Some(&Some(r.clone()))).trim_end_matches(" (outside the environment)")
+            ))
+        })
+        .collect()
 }
 
 fn probe_checks(s: &Scenario, pa: &Probes, pb: &Probes, checks: &mut Vec<Check>) {
@@ -385,6 +520,7 @@ fn build_report(b: &BuildOutcome) -> BuildReport {
         which: probes.which,
         run: probes.run,
         variations: b.variations.clone(),
+        source_date_epoch: b.source_date_epoch,
         stderr_tail: b.stderr_tail.clone(),
         duration_ms: b.duration.as_millis() as u64,
         limits: b.limits.clone(),

@@ -11,10 +11,13 @@ mod inputs;
 mod nix;
 pub mod render;
 mod requirements;
+mod rules;
+pub mod sarif;
 mod scenario;
 mod shell;
 
-use crate::cli::{AuditArgs, DenyLevel, PlainFormat};
+pub use rules::{RULES, Rule, RuleInfo, rules_help};
+
 use crate::error::{Diagnostic, EXIT_FAILED, EXIT_INVALID, EXIT_OK, Error};
 use inputs::{Job, Kind};
 use serde::Serialize;
@@ -40,142 +43,6 @@ impl Severity {
         }
     }
 }
-
-/// Every rule the audit knows. The ids are stable: CI configurations and
-/// tests refer to them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Rule {
-    NixLookupPath,
-    NixFetchUnpinned,
-    NixFetchgitNoRev,
-    NixImpureBuiltin,
-    NixPathOutside,
-    PipUnpinned,
-    PipNoHashes,
-    PipRequirementsUnaudited,
-    RequirementsUnpinned,
-    RequirementsNoHashes,
-    DownloadUnchecked,
-    AptUnpinned,
-    NpmInstall,
-    GitCloneUnpinned,
-    NetworkUnpinned,
-    PipTransitiveUnpinned,
-    PipxUnpinned,
-    GoUnpinned,
-    GemUnpinned,
-    ApkUnpinned,
-    ChocoUnpinned,
-    NugetUnpinned,
-    CargoInstallUnpinned,
-    CargoBuildUnlocked,
-}
-
-impl Rule {
-    /// All rules, in the order the README lists them.
-    pub const ALL: [Rule; 24] = [
-        Rule::NixLookupPath,
-        Rule::NixFetchUnpinned,
-        Rule::NixFetchgitNoRev,
-        Rule::NixImpureBuiltin,
-        Rule::NixPathOutside,
-        Rule::PipUnpinned,
-        Rule::PipNoHashes,
-        Rule::PipRequirementsUnaudited,
-        Rule::RequirementsUnpinned,
-        Rule::RequirementsNoHashes,
-        Rule::DownloadUnchecked,
-        Rule::AptUnpinned,
-        Rule::NpmInstall,
-        Rule::GitCloneUnpinned,
-        Rule::NetworkUnpinned,
-        Rule::PipTransitiveUnpinned,
-        Rule::PipxUnpinned,
-        Rule::GoUnpinned,
-        Rule::GemUnpinned,
-        Rule::ApkUnpinned,
-        Rule::ChocoUnpinned,
-        Rule::NugetUnpinned,
-        Rule::CargoInstallUnpinned,
-        Rule::CargoBuildUnlocked,
-    ];
-
-    /// The stable id printed in findings.
-    pub fn id(self) -> &'static str {
-        match self {
-            Rule::NixLookupPath => "nix-lookup-path",
-            Rule::NixFetchUnpinned => "nix-fetch-unpinned",
-            Rule::NixFetchgitNoRev => "nix-fetchgit-no-rev",
-            Rule::NixImpureBuiltin => "nix-impure-builtin",
-            Rule::NixPathOutside => "nix-path-outside",
-            Rule::PipUnpinned => "pip-unpinned",
-            Rule::PipNoHashes => "pip-no-hashes",
-            Rule::PipRequirementsUnaudited => "pip-requirements-unaudited",
-            Rule::RequirementsUnpinned => "requirements-unpinned",
-            Rule::RequirementsNoHashes => "requirements-no-hashes",
-            Rule::DownloadUnchecked => "download-unchecked",
-            Rule::AptUnpinned => "apt-unpinned",
-            Rule::NpmInstall => "npm-install",
-            Rule::GitCloneUnpinned => "git-clone-unpinned",
-            Rule::NetworkUnpinned => "network-unpinned",
-            Rule::PipTransitiveUnpinned => "pip-transitive-unpinned",
-            Rule::PipxUnpinned => "pipx-unpinned",
-            Rule::GoUnpinned => "go-unpinned",
-            Rule::GemUnpinned => "gem-unpinned",
-            Rule::ApkUnpinned => "apk-unpinned",
-            Rule::ChocoUnpinned => "choco-unpinned",
-            Rule::NugetUnpinned => "nuget-unpinned",
-            Rule::CargoInstallUnpinned => "cargo-install-unpinned",
-            Rule::CargoBuildUnlocked => "cargo-build-unlocked",
-        }
-    }
-
-    /// Each rule has one severity, so a CI gate can rely on it. Errors are
-    /// inputs that change without any edit to the repository; warnings are
-    /// inputs pinned by version but not verified by content, or that the
-    /// audit cannot see.
-    pub fn severity(self) -> Severity {
-        match self {
-            Rule::NixPathOutside
-            | Rule::PipNoHashes
-            | Rule::PipRequirementsUnaudited
-            | Rule::RequirementsNoHashes
-            | Rule::NetworkUnpinned => Severity::Warning,
-            _ => Severity::Error,
-        }
-    }
-}
-
-/// The rule list shown after `envtwin audit --help`; a test keeps it in
-/// step with `Rule`.
-pub const RULES_HELP: &str = "\
-Rules (severity):
-  nix-lookup-path             error    <nixpkgs> or any <...> lookup, resolved from NIX_PATH
-  nix-fetch-unpinned          error    fetchTarball/fetchurl/fetchzip/fetchgit/... without a hash
-  nix-fetchgit-no-rev         error    builtins.fetchGit without rev
-  nix-impure-builtin          error    builtins.currentTime, builtins.getEnv, builtins.storePath
-  nix-path-outside            warning  a scenario's nix_path entry outside its directory
-  pip-unpinned                error    pip install/download/wheel NAME without ==
-  pip-no-hashes               warning  pip installing from an index without hashes
-  pip-requirements-unaudited  warning  pip -r FILE the audit cannot read
-  requirements-unpinned       error    a requirements line without ==
-  requirements-no-hashes      warning  a requirements line without --hash
-  download-unchecked          error    curl/wget/gsutil/aws s3 output used without sha256sum -c (or similar)
-  apt-unpinned                error    apt-get/apt install PKG without =version
-  npm-install                 error    npm install/update instead of npm ci
-  git-clone-unpinned          error    git clone without a checkout of a full commit id
-  network-unpinned            warning  network: true while none of the downloads is pinned
-  pip-transitive-unpinned     error    pip install NAME==V leaving its dependencies to float
-  pipx-unpinned               error    pipx install/run/inject NAME without ==
-  go-unpinned                 error    go install/get without @<full version or commit>, go get -u
-  gem-unpinned                error    gem install NAME without -v <exact version>
-  apk-unpinned                error    apk add PKG without =version
-  choco-unpinned              error    choco install without --version and --requirechecksum
-  nuget-unpinned              error    nuget install/dotnet add package without a version; restore unlocked
-  cargo-install-unpinned      error    cargo install without --locked or an exact version
-  cargo-build-unlocked        error    cargo build/test/run without --locked/--frozen beside a Cargo.lock
-
-Exit status: 0 clean (warnings allowed unless --deny warning), 1 findings, 2 bad input.";
 
 /// A finding inside one file, before the file is attached: what the
 /// per-format analysers return.
@@ -302,20 +169,41 @@ impl Report {
         }
     }
 
-    /// Exit status: 1 when a finding is at or above the `deny` level.
-    pub fn exit_code(&self, deny: DenyLevel) -> i32 {
+    /// Exit status: 1 when a finding is at or above the `deny` severity.
+    pub fn exit_code(&self, deny: Severity) -> i32 {
         let failing = match deny {
-            DenyLevel::Error => self.summary.errors,
-            DenyLevel::Warning => self.summary.errors + self.summary.warnings,
+            Severity::Error => self.summary.errors,
+            Severity::Warning => self.summary.errors + self.summary.warnings,
         };
         if failing > 0 { EXIT_FAILED } else { EXIT_OK }
     }
 }
 
+/// How `envtwin audit` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `file:line:column: severity rule-id: message` and a `fix:` line.
+    Human,
+    /// `{"findings": [...], "summary": {...}}`.
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF readers.
+    Sarif,
+}
+
+/// What `envtwin audit` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Files or directories; empty means `scenarios/`.
+    pub paths: Vec<PathBuf>,
+    pub format: Format,
+    /// The lowest severity that fails the audit (exit 1).
+    pub deny: Severity,
+}
+
 /// `envtwin audit`: audit, print the report on stdout, return the exit status.
 /// Bad input (a missing path, a file that is not UTF-8 text, an invalid
 /// scenario) is listed on stderr, file first, and gives exit 2 with no report.
-pub fn run(args: AuditArgs) -> Result<i32, Error> {
+pub fn run(args: Options) -> Result<i32, Error> {
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from("scenarios")]
     } else {
@@ -337,8 +225,9 @@ pub fn run(args: AuditArgs) -> Result<i32, Error> {
     };
     let mut out = Vec::new();
     match args.format {
-        PlainFormat::Human => render::human(&report, &mut out),
-        PlainFormat::Json => render::json(&report, &mut out),
+        Format::Human => render::human(&report, &mut out),
+        Format::Json => render::json(&report, &mut out),
+        Format::Sarif => sarif::render(&report, &mut out),
     }
     .map_err(|e| Error::Harness(format!("rendering the audit: {e}")))?;
     let mut stdout = std::io::stdout().lock();
@@ -465,33 +354,6 @@ mod tests {
     }
 
     #[test]
-    fn rule_ids_are_unique_and_kebab_case() {
-        let ids: HashSet<&str> = Rule::ALL.iter().map(|r| r.id()).collect();
-        assert_eq!(ids.len(), Rule::ALL.len());
-        for id in ids {
-            assert!(
-                id.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
-                "{id}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_help_lists_every_rule_with_its_severity() {
-        for rule in Rule::ALL {
-            let line = RULES_HELP
-                .lines()
-                .find(|l| l.split_whitespace().next() == Some(rule.id()))
-                .unwrap_or_else(|| panic!("{} missing from RULES_HELP", rule.id()));
-            assert_eq!(
-                line.split_whitespace().nth(1),
-                Some(rule.severity().name()),
-                "{line}"
-            );
-        }
-    }
-
-    #[test]
     fn warnings_fail_only_when_denied() {
         let finding = |severity| Finding {
             file: "f".into(),
@@ -503,12 +365,12 @@ mod tests {
             fix: String::new(),
         };
         let warn = Report::new(vec![finding(Severity::Warning)], 1);
-        assert_eq!(warn.exit_code(DenyLevel::Error), EXIT_OK);
-        assert_eq!(warn.exit_code(DenyLevel::Warning), EXIT_FAILED);
+        assert_eq!(warn.exit_code(Severity::Error), EXIT_OK);
+        assert_eq!(warn.exit_code(Severity::Warning), EXIT_FAILED);
         let err = Report::new(vec![finding(Severity::Error)], 1);
-        assert_eq!(err.exit_code(DenyLevel::Error), EXIT_FAILED);
+        assert_eq!(err.exit_code(Severity::Error), EXIT_FAILED);
         let clean = Report::new(Vec::new(), 3);
-        assert_eq!(clean.exit_code(DenyLevel::Warning), EXIT_OK);
+        assert_eq!(clean.exit_code(Severity::Warning), EXIT_OK);
         assert_eq!(
             clean.summary,
             Summary {

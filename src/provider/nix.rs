@@ -218,6 +218,7 @@ pub fn closure_diff(
                 b: None,
                 culprits: Vec::new(),
                 inherent: false,
+                members: Vec::new(),
                 detail: None,
             }),
             Some(hb) if hb != ha => {
@@ -245,6 +246,7 @@ pub fn closure_diff(
                 b: Some(hb.clone()),
                 culprits: Vec::new(),
                 inherent: false,
+                members: Vec::new(),
                 detail: None,
             });
         }

@@ -1,17 +1,17 @@
 //! The human renderer: a line per scenario, failure details, a summary line.
 
+use super::terminal::{Escaping, one_line};
 use super::{Report, ScenarioReport, Verdict};
 use crate::tree::Difference;
 use crate::tree::explain::{Body, Detail};
-use super::terminal::{Escaping, one_line};
 use std::io::Write;
 
 /// Most lines of detail shown under one difference; `--format json` has
 /// the whole (itself capped) detail.
-const MAX_DETAIL_LINES: usize = 40;
+pub(crate) const MAX_DETAIL_LINES: usize = 40;
 /// Differences of one scenario shown with their detail; the rest are
 /// listed by path and kind only, so one broken build cannot bury the report.
-const MAX_DETAILED: usize = 20;
+pub(crate) const MAX_DETAILED: usize = 20;
 
 /// Write the human report.
 pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
@@ -58,6 +58,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
             writeln!(w, "note: variation {name} was not applied: {reason}")?;
         }
     }
+    sde_line(report, w)?;
     let sum = &report.summary;
     writeln!(w)?;
     if sum.errors > 0 {
@@ -75,7 +76,40 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
     }
 }
 
-fn hash_a(s: &ScenarioReport) -> String {
+/// One line saying which SOURCE_DATE_EPOCH the builds had, when any had
+/// one: a build passing only because of it must not pass silently.
+fn sde_line(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
+    let mut by_value: std::collections::BTreeMap<i64, Vec<&str>> = Default::default();
+    let mut built = 0;
+    for s in &report.scenarios {
+        let Some(b) = &s.builds else { continue };
+        built += 1;
+        for v in [b.a.source_date_epoch, b.b.source_date_epoch]
+            .into_iter()
+            .flatten()
+        {
+            let names = by_value.entry(v).or_default();
+            if names.last() != Some(&s.name.as_str()) {
+                names.push(&s.name);
+            }
+        }
+    }
+    for (v, names) in &by_value {
+        let whom = if names.len() == built {
+            "every build".to_string()
+        } else {
+            format!("the builds of {}", names.join(", "))
+        };
+        writeln!(w)?;
+        writeln!(
+            w,
+            "note: SOURCE_DATE_EPOCH={v} was set for {whom}; `source_date_epoch: null` builds without it"
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) fn hash_a(s: &ScenarioReport) -> String {
     s.builds
         .as_ref()
         .and_then(|b| b.a.hash.clone())
@@ -92,8 +126,11 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
             c.passed && c.check == "snapshot" && !c.message.starts_with("the environment matches")
         })
         .collect();
-    let show =
-        !failed.is_empty() || !notes.is_empty() || !s.differences.is_empty() || s.kept.is_some();
+    let show = !failed.is_empty()
+        || !notes.is_empty()
+        || !s.notes.is_empty()
+        || !s.differences.is_empty()
+        || s.kept.is_some();
     if !show {
         return Ok(());
     }
@@ -104,6 +141,24 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
     }
     for c in &notes {
         writeln!(w, "  note: {}: {}", c.check, c.message)?;
+    }
+    for n in &s.notes {
+        writeln!(w, "  note: {n}")?;
+    }
+    if s.culprits_break_build {
+        if let Some(c) = s.culprits.as_ref().filter(|c| !c.is_empty()) {
+            writeln!(
+                w,
+                "  culprits (each alone makes build B fail): {}",
+                c.join(", ")
+            )?;
+        } else if s.inherent == Some(true) {
+            writeln!(w, "  build B fails even with no variation")?;
+        }
+        for h in &s.hints {
+            writeln!(w, "  hint: {h}")?;
+        }
+        search_line(s, w)?;
     }
     if !s.differences.is_empty() {
         writeln!(w, "  differences between build A and build B:")?;
@@ -139,7 +194,7 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
             if inherent {
                 writeln!(
                     w,
-                    "  inherent: the builds differ even with no variation (randomness, a fine-grained clock, ...)"
+                    "  inherent: the builds differ with no variation (e.g. a clock or random data)"
                 )?;
             } else if c.is_empty() {
                 writeln!(
@@ -147,6 +202,7 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
                     "  no single variation reproduces the difference alone; it needs several together"
                 )?;
             }
+            search_line(s, w)?;
         }
     }
     if let Some(k) = &s.kept {
@@ -156,6 +212,26 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// What the culprit search cost.
+fn search_line(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
+    let Some(c) = &s.search else { return Ok(()) };
+    let skipped = if c.skipped.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; not tried, everything was already explained: {}",
+            c.skipped.join(", ")
+        )
+    };
+    writeln!(
+        w,
+        "  culprit search: {} build{} in {:.1} s{skipped}",
+        c.builds,
+        if c.builds == 1 { "" } else { "s" },
+        c.duration_ms as f64 / 1000.0
+    )
 }
 
 /// Write one difference — `path: kind`, the two sides, then what changed
@@ -177,10 +253,17 @@ fn write_one(
     } else {
         one_line(&d.path)
     };
-    if d.inherent {
+    if d.inherent && !d.culprits.is_empty() {
         writeln!(
             w,
-            "{pad}{path}: {} (differs even with no variation)",
+            "{pad}{path}: {} (caused by {}; some of it differs with no variation)",
+            d.kind.name(),
+            d.culprits.join(", ")
+        )?;
+    } else if d.inherent {
+        writeln!(
+            w,
+            "{pad}{path}: {} (differs with no variation)",
             d.kind.name()
         )?;
     } else if d.culprits.is_empty() {
@@ -199,6 +282,7 @@ fn write_one(
     if let Some(b) = &d.b {
         writeln!(w, "{pad}  B: {}", one_line(b))?;
     }
+    member_culprits(d, &pad, w)?;
     if let Some(detail) = d.detail.as_ref().filter(|_| with_detail) {
         let mut lines = Vec::new();
         detail_lines(detail, "", &mut lines);
@@ -216,6 +300,38 @@ fn write_one(
     Ok(())
 }
 
+/// For an archive, which members each culprit changed: one line per cause.
+fn member_culprits(d: &Difference, pad: &str, w: &mut dyn Write) -> std::io::Result<()> {
+    let mut by_cause: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for m in &d.members {
+        let cause = if m.inherent {
+            "with no variation".to_string()
+        } else if m.culprits.is_empty() {
+            "by several variations together".to_string()
+        } else {
+            format!("caused by {}", m.culprits.join(", "))
+        };
+        by_cause
+            .entry(cause)
+            .or_default()
+            .push(format!("{} ({})", m.member, m.change));
+    }
+    for (cause, members) in by_cause {
+        let shown: Vec<&str> = members.iter().take(3).map(String::as_str).collect();
+        writeln!(
+            w,
+            "{pad}  members {cause}: {}{}",
+            shown.join(", "),
+            if members.len() > 3 {
+                format!(" and {} more", members.len() - 3)
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    Ok(())
+}
+
 /// A serde enum's name as it appears in JSON, e.g. `only_in_a`.
 fn snake(v: &impl serde::Serialize) -> String {
     serde_json::to_value(v)
@@ -226,7 +342,7 @@ fn snake(v: &impl serde::Serialize) -> String {
 
 /// The lines of a detail, each prefixed by `pad`: hints first (the likely
 /// cause matters most and must survive the line cap), then the change.
-fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
+pub(crate) fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
     for h in &d.hints {
         out.push(format!("{pad}hint: {h}"));
     }
@@ -324,6 +440,7 @@ mod tests {
             which: BTreeMap::new(),
             run: Vec::new(),
             variations: [("hostname".to_string(), host.to_string())].into(),
+            source_date_epoch: Some(315_532_800),
             stderr_tail: String::new(),
             duration_ms: 70,
             limits: BTreeMap::new(),
@@ -362,6 +479,7 @@ mod tests {
             b: Some("regular, 18 bytes".into()),
             culprits: Vec::new(),
             inherent: false,
+            members: Vec::new(),
             detail: Some(Detail {
                 body: Body::Text(TextDetail {
                     diff: "@@ -1,2 +1,2 @@\n version 1\n-host envtwin-a\n+host envtwin-b\n".into(),
@@ -448,6 +566,7 @@ mod tests {
             b: None,
             culprits: Vec::new(),
             inherent: false,
+            members: Vec::new(),
             detail: Some(Detail {
                 body: Body::Archive(ArchiveDetail {
                     archive: "zip".into(),

@@ -1,20 +1,29 @@
-//! One serde `Report` model of a run (SPEC §7); `human` and `json` render it.
+//! One serde `Report` model of a run (SPEC §7); `human`, `json`, `junit`,
+//! `markdown` and `html` render it, `merge` reads sharded JSON reports back.
 //!
 //! Renderers are pure functions of the report into a writer, so tests can
 //! render into a String and snapshot it.
 
+#[cfg(test)]
+pub(crate) mod fixture;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod markdown;
+pub mod merge;
 pub mod terminal;
 
 use crate::probe::{PathEntry, RunResult, WhichResult};
 use crate::tree::Difference;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The JSON report's format version; `merge` reads only this one.
+pub const REPORT_VERSION: u32 = 1;
+
 /// The report of one `envtwin run`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// Format version of this JSON.
     pub version: u32,
@@ -33,7 +42,7 @@ impl Report {
             skipped: count(Verdict::Skipped),
         };
         Report {
-            version: 1,
+            version: REPORT_VERSION,
             scenarios,
             summary,
         }
@@ -52,7 +61,7 @@ impl Report {
 }
 
 /// Counts of verdicts.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Summary {
     pub total: usize,
     pub passed: usize,
@@ -62,7 +71,7 @@ pub struct Summary {
 }
 
 /// A scenario's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
@@ -73,7 +82,7 @@ pub enum Verdict {
 }
 
 /// Everything known about one scenario after the run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioReport {
     pub name: String,
     /// The scenario file as found.
@@ -91,6 +100,19 @@ pub struct ScenarioReport {
     pub culprits: Option<Vec<String>>,
     /// Whether the builds differ even with no variation, if searched.
     pub inherent: Option<bool>,
+    /// Build A succeeded and build B failed: `culprits` are the variations
+    /// that alone make build B fail.
+    pub culprits_break_build: bool,
+    /// Known advice for the culprits, e.g. that libfaketime hangs rustc.
+    pub hints: Vec<String>,
+    /// SOURCE_DATE_EPOCH was unset and the builds differ: whether a pair
+    /// built with it set is identical (`true`: reproducible only with it).
+    pub reproducible_with_sde: Option<bool>,
+    /// What the culprit search cost, if one ran.
+    pub search: Option<crate::twin::SearchCost>,
+    /// Things worth knowing that fail nothing, e.g. mode bits that differ
+    /// under `compare: nar`.
+    pub notes: Vec<String>,
     pub checks: Vec<Check>,
     /// Selected variations not available on this machine: name -> reason.
     pub unavailable_variations: BTreeMap<String, String>,
@@ -119,6 +141,11 @@ impl ScenarioReport {
             differences: Vec::new(),
             culprits: None,
             inherent: None,
+            culprits_break_build: false,
+            hints: Vec::new(),
+            reproducible_with_sde: None,
+            search: None,
+            notes: Vec::new(),
             checks: Vec::new(),
             unavailable_variations: BTreeMap::new(),
             kept: None,
@@ -128,14 +155,14 @@ impl ScenarioReport {
 }
 
 /// Build A (control) and build B (varied).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Builds {
     pub a: BuildReport,
     pub b: BuildReport,
 }
 
 /// One build as reported.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BuildReport {
     /// `ok`, `failed` or `timeout`.
     pub status: crate::twin::BuildStatus,
@@ -158,6 +185,8 @@ pub struct BuildReport {
     pub run: Vec<RunResult>,
     /// Variation name -> value used in this build.
     pub variations: BTreeMap<String, String>,
+    /// SOURCE_DATE_EPOCH this build had; null: not set.
+    pub source_date_epoch: Option<i64>,
     /// Last lines of the build's output.
     pub stderr_tail: String,
     pub duration_ms: u64,
@@ -170,7 +199,7 @@ pub struct BuildReport {
 }
 
 /// One judged expectation.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Check {
     /// `build`, `reproducible`, `hash`, `which`, `missing`, `path` or `run`.
     pub check: String,

@@ -112,10 +112,12 @@ mod tests {
         let mut out = Vec::new();
         {
             let mut w = Escaping::new(&mut out);
-            w.write_all(b"ok\tline\n\x1b[2Jcleared\r\x07").expect("write");
+            w.write_all(b"ok\tline\n\x1b[2Jcleared\r\x07")
+                .expect("write");
             // A C1 control split across two writes is still caught.
             w.write_all(b"\xc2").expect("write");
-            w.write_all(b"\x9b31mred \xc3\xa9 \xc2\xa0nbsp\n").expect("write");
+            w.write_all(b"\x9b31mred \xc3\xa9 \xc2\xa0nbsp\n")
+                .expect("write");
         }
         assert_eq!(
             String::from_utf8(out).expect("utf8"),

@@ -343,7 +343,11 @@ fn build_logged(spec: &SandboxSpec, log: &File, dropped: &mut u64) -> nix::Resul
             }
         }
         // With the pipe closed, nothing is left but to wait for the build.
-        let flags = if open { Some(WaitPidFlag::WNOHANG) } else { None };
+        let flags = if open {
+            Some(WaitPidFlag::WNOHANG)
+        } else {
+            None
+        };
         loop {
             match waitpid(Pid::from_raw(-1), flags) {
                 Ok(WaitStatus::StillAlive) => break,

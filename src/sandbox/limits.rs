@@ -103,8 +103,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// A size for people: `256 MiB` when exact in a binary unit, else bytes.
 pub fn format_size(bytes: u64) -> String {
-    for (unit, size) in [("TiB", 1u64 << 40), ("GiB", GIB), ("MiB", MIB), ("KiB", KIB)] {
-        if bytes >= size && bytes % size == 0 {
+    for (unit, size) in [
+        ("TiB", 1u64 << 40),
+        ("GiB", GIB),
+        ("MiB", MIB),
+        ("KiB", KIB),
+    ] {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{} {unit}", bytes / size);
         }
     }
@@ -262,10 +267,7 @@ impl Cgroups {
             return cg;
         }
         if let Some(parent) = v1_memory {
-            cg.v1_memory = make(
-                &parent,
-                &[("memory.limit_in_bytes", memory.to_string())],
-            );
+            cg.v1_memory = make(&parent, &[("memory.limit_in_bytes", memory.to_string())]);
             if let Some(dir) = &cg.v1_memory {
                 // Without swap accounting the file is absent: no swap limit.
                 let _ = std::fs::write(dir.join("memory.memsw.limit_in_bytes"), memory.to_string());
@@ -471,9 +473,17 @@ mod tests {
         assert_eq!(parse_size("1000"), Ok(1000));
         assert_eq!(parse_size("7B"), Ok(7));
         assert!(parse_size("lots").unwrap_err().contains("not a size"));
-        assert!(parse_size("4 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(
+            parse_size("4 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
         assert!(parse_size("1.5GiB").unwrap_err().contains("whole number"));
-        assert!(parse_size("99999999999TiB").unwrap_err().contains("too large"));
+        assert!(
+            parse_size("99999999999TiB")
+                .unwrap_err()
+                .contains("too large")
+        );
         assert!(parse_size("-1").is_err());
     }
 
@@ -485,7 +495,13 @@ mod tests {
         assert_eq!(format_size(1000), "1000 bytes");
         assert_eq!(format_size(20_000_000), "19.1 MiB");
         assert_eq!(
-            exceeded(Which::Memory, &Limits { memory: 256 * MIB, ..Limits::default() }),
+            exceeded(
+                Which::Memory,
+                &Limits {
+                    memory: 256 * MIB,
+                    ..Limits::default()
+                }
+            ),
             "exceeded limits.memory (256 MiB)"
         );
     }

@@ -202,7 +202,10 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
         "disk".into(),
         "watchdog on the writable trees + RLIMIT_FSIZE + tmpfs size=".into(),
     );
-    in_force.insert("log".into(), "envtwin (pid 1 keeps the head and tail)".into());
+    in_force.insert(
+        "log".into(),
+        "envtwin (pid 1 keeps the head and tail)".into(),
+    );
     let mut spec = spec.clone();
     spec.memory_by_cgroup = cgroups.has_memory();
     spec.pids_by_cgroup = cgroups.has_pids();
@@ -261,9 +264,7 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
     let duration = start.elapsed();
     let log_tail = tail(&spec.log_file(), 20);
     let mut exceeded = cgroups.exceeded();
-    if watched == Watched::OverDisk
-        || (exceeded.is_none() && usage_over_disk(spec))
-    {
+    if watched == Watched::OverDisk || (exceeded.is_none() && usage_over_disk(spec)) {
         exceeded = Some(limits::Which::Disk);
     }
     drop(cgroups);

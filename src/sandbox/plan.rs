@@ -380,7 +380,8 @@ pub struct PlanInput<'a> {
     pub out: &'a str,
     pub src: &'a Path,
     pub network: bool,
-    pub source_date_epoch: i64,
+    /// `None`: SOURCE_DATE_EPOCH is not set at all.
+    pub source_date_epoch: Option<i64>,
     /// Extra host paths visible read-only (`host_paths`).
     pub host_paths: &'a [PathBuf],
     pub command: &'a BuildCommand,
@@ -431,21 +432,37 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
         ("HOME".into(), s.home.clone()),
         ("LANG".into(), s.lang.clone()),
         ("PATH".into(), s.path()),
-        (
-            "SOURCE_DATE_EPOCH".into(),
-            input.source_date_epoch.to_string(),
-        ),
+    ];
+    if let Some(sde) = input.source_date_epoch {
+        env.push(("SOURCE_DATE_EPOCH".into(), sde.to_string()));
+    }
+    env.extend([
         ("TMPDIR".into(), "/tmp".into()),
         ("TZ".into(), s.tz.clone()),
         ("out".into(), input.out.to_string()),
         ("src".into(), SRC_MOUNT.to_string()),
-    ];
+    ]);
     env.extend(input.command.env.iter().cloned());
     if s.faketime {
-        env.push(("LD_PRELOAD".into(), LIBFAKETIME.into()));
+        // The time-shift shim first, so its stat family wins: file times
+        // move as far as the clock (libfaketime's own stat faking is off,
+        // or times would move twice). See `crate::timeshift`.
+        env.push((
+            "LD_PRELOAD".into(),
+            format!("{}:{LIBFAKETIME}", crate::timeshift::MOUNT),
+        ));
         env.push(("FAKETIME".into(), format!("+{FAKETIME_DAYS}d")));
         // Keep timeouts and sleeps working: only the wall clock moves.
         env.push(("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()));
+        env.push(("NO_FAKE_STAT".into(), "1".into()));
+        env.push((
+            crate::timeshift::SHIFT_VAR.into(),
+            (FAKETIME_DAYS * 86_400).to_string(),
+        ));
+        env.push((
+            crate::timeshift::SINCE_VAR.into(),
+            crate::timeshift::since_now(),
+        ));
     }
     if s.env_shuffled {
         env.reverse();

@@ -27,7 +27,8 @@ pub struct Scenario {
     pub description: Option<String>,
     /// The scenario file, as given or found (not canonicalised).
     pub file: PathBuf,
-    /// Absolute path of the directory holding the file; mounted as `$src`.
+    /// Absolute path of the directory mounted as `$src`: the one holding
+    /// the file, or the scenario's `src:` (e.g. `..`, the project root).
     pub dir: PathBuf,
     pub provider: Provider,
     /// Absolute path of `$out` inside both sandboxes.
@@ -45,10 +46,34 @@ pub struct Scenario {
     /// Extra host paths visible read-only at the same path (absolute,
     /// canonical, existing when validated).
     pub host_paths: Vec<PathBuf>,
-    pub source_date_epoch: i64,
+    /// SOURCE_DATE_EPOCH for both builds; `None` (`source_date_epoch:
+    /// null`) exports none at all.
+    pub source_date_epoch: Option<i64>,
+    /// What "identical" means for the two builds.
+    pub compare: Compare,
     /// Variations for build B as the scenario asks; `None` means all supported.
     pub vary: Option<Vec<Variation>>,
     pub expect: Expect,
+}
+
+/// How the two builds' trees are compared.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Compare {
+    /// The NAR hash: contents, the executable bit, symlink targets.
+    #[default]
+    Nar,
+    /// The NAR hash and every path's mode bits, as a tarball would record them.
+    Strict,
+}
+
+/// What the recipe is expected to do (`expect.build`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BuildExpect {
+    /// Both builds must succeed (the default).
+    #[default]
+    Succeed,
+    /// Both builds must fail, e.g. a scenario documenting a broken recipe.
+    Fail,
 }
 
 /// How the environment gets built.
@@ -91,6 +116,8 @@ pub enum NixMode {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expect {
     pub reproducible: bool,
+    /// Whether the recipe must succeed or fail in both builds.
+    pub build: BuildExpect,
     /// SRI `sha256-...`.
     pub hash: Option<String>,
     /// command -> glob the `command -v` result must match.
@@ -105,6 +132,7 @@ impl Default for Expect {
     fn default() -> Self {
         Expect {
             reproducible: true,
+            build: BuildExpect::Succeed,
             hash: None,
             which: BTreeMap::new(),
             missing: Vec::new(),

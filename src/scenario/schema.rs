@@ -31,6 +31,8 @@ pub(crate) struct RawScenario {
     pub provider: Option<String>,
     /// `out:`, absolute path of `$out`.
     pub out: Option<String>,
+    /// `src:`, the directory visible as `$src`, relative to the file.
+    pub src: Option<String>,
     /// `build:`, the shell provider's script.
     pub build: Option<String>,
     /// `path:`, PATH entries before `$out` expansion.
@@ -41,8 +43,12 @@ pub(crate) struct RawScenario {
     pub network: Option<bool>,
     /// `host_paths:`, extra host paths visible read-only in the sandbox.
     pub host_paths: Option<Vec<String>>,
-    /// `source_date_epoch:`, exported as SOURCE_DATE_EPOCH.
-    pub source_date_epoch: Option<i64>,
+    /// `source_date_epoch:`, exported as SOURCE_DATE_EPOCH: absent is
+    /// `None`, an explicit `null` is `Some(None)` (build without it).
+    #[serde(default, deserialize_with = "present")]
+    pub source_date_epoch: Option<Option<i64>>,
+    /// `compare:`, `nar` (default) or `strict`.
+    pub compare: Option<String>,
     /// `vary:`, variation names for build B.
     pub vary: Option<Vec<String>>,
     /// `expect:`, the checks.
@@ -107,6 +113,8 @@ impl<'de> Deserialize<'de> for RawSize {
 pub(crate) struct RawExpect {
     /// `reproducible:`, default true.
     pub reproducible: Option<bool>,
+    /// `build:`, `succeed` (default) or `fail`.
+    pub build: Option<String>,
     /// `hash:`, SRI `sha256-...`.
     pub hash: Option<String>,
     /// `which:`, command -> glob.
@@ -119,6 +127,16 @@ pub(crate) struct RawExpect {
     pub path_excludes: Option<Vec<String>>,
     /// `run:`, commands to run in the environment.
     pub run: Option<Vec<RawRun>>,
+}
+
+/// A key that is present, even as `null`: `Some(value)`. With
+/// `#[serde(default)]` an absent key stays `None`, so the two differ.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: de::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// One `expect.run` entry as written.
@@ -956,12 +974,14 @@ mod tests {
                         "description",
                         "provider",
                         "out",
+                        "src",
                         "build",
                         "path",
                         "timeout",
                         "network",
                         "host_paths",
                         "source_date_epoch",
+                        "compare",
                         "vary",
                         "expect",
                         "nix",

@@ -126,10 +126,12 @@ fn the_spec_example_loads_into_exactly_this_scenario() {
         network: false,
         limits: crate::sandbox::limits::Limits::default(),
         host_paths: vec![],
-        source_date_epoch: 315_532_800,
+        source_date_epoch: Some(315_532_800),
+        compare: Compare::Nar,
         vary: Some(vec![Variation::Hostname, Variation::Umask]),
         expect: Expect {
             reproducible: true,
+            build: BuildExpect::Succeed,
             hash: Some(good_hash()),
             which: BTreeMap::from([("hello".into(), "/envtwin/out/bin/hello".into())]),
             missing: vec!["gcc".into()],
@@ -155,7 +157,8 @@ fn a_minimal_scenario_gets_the_documented_defaults() {
     assert_eq!(s.provider, Provider::Shell);
     assert_eq!(s.path, vec!["/opt/env/bin".to_owned()]);
     assert_eq!(s.timeout, Duration::from_secs(DEFAULT_TIMEOUT_SECS));
-    assert_eq!(s.source_date_epoch, DEFAULT_SOURCE_DATE_EPOCH);
+    assert_eq!(s.source_date_epoch, Some(DEFAULT_SOURCE_DATE_EPOCH));
+    assert_eq!(s.compare, Compare::Nar);
     assert!(!s.network);
     assert_eq!(s.vary, None);
     assert_eq!(s.expect, Expect::default());
@@ -414,7 +417,7 @@ fn timeout_zero_and_bad_exit_and_negative_epoch() {
         ),
         vec![
             "[ROOT]/s.yaml:3:10: `timeout` must be at least 1 second (it is the limit per build), e.g. `timeout: 600`",
-            "[ROOT]/s.yaml:4:20: `source_date_epoch` must be 0 or more (seconds since 1970), found -1",
+            "[ROOT]/s.yaml:4:20: `source_date_epoch` must be 0 or more (seconds since 1970), or null to set none, found -1",
             "[ROOT]/s.yaml:7:22: `expect.run[0].exit` must be an exit status from 0 to 255, found 256",
         ]
     );
@@ -577,10 +580,10 @@ fn parse_and_semantic_problems_of_one_file_come_sorted_by_position() {
     assert_eq!(
         errors("name: x\nbuild: b\njunk: 1\nvary: [umsk]\nout: rel\nexpect:\n  junk: 2\n"),
         vec![
-            "[ROOT]/s.yaml:3:1: unknown key `junk`; known keys: name, description, provider, out, build, path, timeout, network, host_paths, source_date_epoch, vary, expect, nix, limits",
+            "[ROOT]/s.yaml:3:1: unknown key `junk`; known keys: name, description, provider, out, src, build, path, timeout, network, host_paths, source_date_epoch, compare, vary, expect, nix, limits",
             "[ROOT]/s.yaml:4:8: unknown variation `umsk`; did you mean `umask`?",
             "[ROOT]/s.yaml:5:6: `out` must be an absolute path (the same in both sandboxes), found `rel`; e.g. `/envtwin/out`",
-            "[ROOT]/s.yaml:7:3: unknown key `junk` in `expect`; known keys: reproducible, hash, which, missing, path_contains, path_excludes, run",
+            "[ROOT]/s.yaml:7:3: unknown key `junk` in `expect`; known keys: reproducible, build, hash, which, missing, path_contains, path_excludes, run",
         ]
     );
 }
@@ -698,4 +701,30 @@ fn a_file_full_of_problems_is_capped_and_locates_only_what_it_shows() {
 fn no_paths_means_no_scenarios() {
     assert_eq!(load(&[]), Ok(Vec::new()));
     assert_eq!(find_files(&[]), Ok(Vec::new()));
+}
+
+#[test]
+fn src_names_the_directory_shown_as_src() {
+    let dir = Dir::new();
+    dir.write("shell.nix", "{}\n");
+    dir.write(
+        "scenarios/up.yaml",
+        "name: up\nsrc: ..\nprovider: nix\nnix:\n  file: ../shell.nix\n",
+    );
+    let scenarios = load(&[dir.root().join("scenarios")]).expect("valid");
+    assert_eq!(scenarios[0].dir, dir.root().canonicalize().expect("canon"));
+
+    let bad = Dir::new();
+    bad.write("a.yaml", "name: a\nbuild: b\nsrc: nowhere\n");
+    bad.write("b.yaml", "name: b\nbuild: b\nsrc: b.yaml\n");
+    let errs = bad.errors();
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(
+        errs[0].starts_with("[ROOT]/a.yaml:3:6: `src` `nowhere` does not exist"),
+        "{errs:?}"
+    );
+    assert!(
+        errs[1].starts_with("[ROOT]/b.yaml:3:6: `src` `b.yaml` is [ROOT]/b.yaml, not a directory"),
+        "{errs:?}"
+    );
 }

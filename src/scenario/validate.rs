@@ -4,12 +4,14 @@
 //! column of the key or value at fault.
 
 use super::model::{
-    DEFAULT_OUT, DEFAULT_SOURCE_DATE_EPOCH, DEFAULT_TIMEOUT_SECS, Expect, MAX_NAME_LEN,
-    MAX_TIMEOUT_SECS, NixMode, NixSpec, Provider, RunExpect, Scenario,
+    BuildExpect, Compare, DEFAULT_OUT, DEFAULT_SOURCE_DATE_EPOCH, DEFAULT_TIMEOUT_SECS, Expect,
+    MAX_NAME_LEN, MAX_TIMEOUT_SECS, NixMode, NixSpec, Provider, RunExpect, Scenario,
 };
-use super::schema::{self, Problem, RawExpect, RawLimits, RawNix, RawScenario, RawSize, Seg, Target};
-use crate::sandbox::limits::{self, Limits};
+use super::schema::{
+    self, Problem, RawExpect, RawLimits, RawNix, RawScenario, RawSize, Seg, Target,
+};
 use crate::error::Diagnostic;
+use crate::sandbox::limits::{self, Limits};
 use crate::sandbox::variation::Variation;
 use base64::Engine;
 use std::collections::BTreeMap;
@@ -218,6 +220,26 @@ pub(crate) fn validate(
     };
 
     let path = check_path(&mut c, raw.path, &out);
+    let src = match raw.src.as_deref() {
+        None => dir.to_path_buf(),
+        Some(rel) => match resolve(dir, rel, "`src`") {
+            Ok(path) if path.is_dir() => path,
+            Ok(path) => {
+                c.value(
+                    &p(&["src"]),
+                    format!(
+                        "`src` `{rel}` is {}, not a directory; name the directory to show as $src, e.g. `src: ..`",
+                        path.display()
+                    ),
+                );
+                dir.to_path_buf()
+            }
+            Err(message) => {
+                c.value(&p(&["src"]), message);
+                dir.to_path_buf()
+            }
+        },
+    };
 
     let timeout = match raw.timeout {
         None => DEFAULT_TIMEOUT_SECS,
@@ -243,15 +265,34 @@ pub(crate) fn validate(
     };
 
     let source_date_epoch = match raw.source_date_epoch {
-        None => DEFAULT_SOURCE_DATE_EPOCH,
-        Some(n) if n < 0 => {
+        None => Some(DEFAULT_SOURCE_DATE_EPOCH),
+        Some(None) => None,
+        Some(Some(n)) if n < 0 => {
             c.value(
                 &p(&["source_date_epoch"]),
-                format!("`source_date_epoch` must be 0 or more (seconds since 1970), found {n}"),
+                format!(
+                    "`source_date_epoch` must be 0 or more (seconds since 1970), or null to set none, found {n}"
+                ),
             );
-            DEFAULT_SOURCE_DATE_EPOCH
+            Some(DEFAULT_SOURCE_DATE_EPOCH)
         }
-        Some(n) => n,
+        Some(Some(n)) => Some(n),
+    };
+
+    let compare = match raw.compare.as_deref() {
+        None | Some("nar") => Compare::Nar,
+        Some("strict") => Compare::Strict,
+        Some(other) => {
+            let hint = match closest(other, &["nar", "strict"]) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "`nar` compares the NAR hash, `strict` also every mode bit".to_owned(),
+            };
+            c.value(
+                &p(&["compare"]),
+                format!("unknown `compare` mode `{other}`; {hint}"),
+            );
+            Compare::Nar
+        }
     };
 
     let limits = check_limits(&mut c, raw.limits.unwrap_or_default());
@@ -265,7 +306,7 @@ pub(crate) fn validate(
                 name,
                 description: raw.description,
                 file: file.to_path_buf(),
-                dir: dir.to_path_buf(),
+                dir: src,
                 provider,
                 out,
                 build,
@@ -275,6 +316,7 @@ pub(crate) fn validate(
                 limits,
                 host_paths,
                 source_date_epoch,
+                compare,
                 vary,
                 expect,
             })
@@ -403,7 +445,10 @@ fn check_out(out: &str, provider: &str) -> Result<String, String> {
     }
     let normal = format!("/{}", parts.join("/"));
     let within = |inner: &str, outer: &str| {
-        inner == outer || inner.strip_prefix(outer).is_some_and(|r| r.starts_with('/'))
+        inner == outer
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|r| r.starts_with('/'))
     };
     if let Some(own) = OWN_PATHS
         .iter()
@@ -715,6 +760,21 @@ fn check_expect(c: &mut Checker, raw: RawExpect, out: &str) -> Expect {
         reproducible: raw.reproducible.unwrap_or(true),
         ..Expect::default()
     };
+
+    match raw.build.as_deref() {
+        None | Some("succeed") => {}
+        Some("fail") => expect.build = BuildExpect::Fail,
+        Some(other) => {
+            let hint = match closest(other, &["succeed", "fail"]) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "write `succeed` (the default) or `fail`".to_owned(),
+            };
+            c.value(
+                &with(&base, k("build")),
+                format!("unknown `expect.build` `{other}`; {hint}"),
+            );
+        }
+    }
 
     if let Some(hash) = raw.hash {
         if is_sri_sha256(&hash) {

@@ -276,6 +276,7 @@ fn entry(
             b,
             culprits: Vec::new(),
             inherent: false,
+            members: Vec::new(),
             detail: None,
         },
         first,
@@ -521,6 +522,7 @@ pub fn diff_manifests(a: &Manifest, b: &Manifest) -> Vec<Difference> {
             b: eb.map(|e| describe_entry(e, key, b)),
             culprits: Vec::new(),
             inherent: false,
+            members: Vec::new(),
             detail: None,
         });
     }

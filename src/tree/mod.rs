@@ -10,6 +10,7 @@ mod diff;
 pub mod explain;
 mod hash;
 mod manifest;
+mod modes;
 mod nar;
 #[cfg(test)]
 mod tests;
@@ -19,9 +20,10 @@ pub use diff::{diff_differing, diff_manifests, diff_trees};
 pub use explain::{Detail, explain_differences};
 pub use hash::{hash_pair, hash_path, nar_sha256, nix32, sri};
 pub use manifest::{Entry, EntryKind, Manifest, escape_name, file_sha256, manifest};
+pub use modes::{Modes, diff_modes, modes};
 pub use nar::write_nar;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Errors reading a tree.
@@ -73,7 +75,7 @@ pub struct TreeHash {
 }
 
 /// What kind of difference a path shows between tree A and tree B.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiffKind {
     /// Regular file on both sides, contents differ (the executable bit may
@@ -90,6 +92,9 @@ pub enum DiffKind {
     OnlyInA,
     /// Present in B only; nothing beneath the path is listed.
     OnlyInB,
+    /// Same contents, the mode bits differ (`compare: strict`, or a note
+    /// under `nar`, whose hash ignores them).
+    Mode,
 }
 
 impl DiffKind {
@@ -102,13 +107,14 @@ impl DiffKind {
             DiffKind::SymlinkTarget => "symlink_target",
             DiffKind::OnlyInA => "only_in_a",
             DiffKind::OnlyInB => "only_in_b",
+            DiffKind::Mode => "mode",
         }
     }
 }
 
 /// One differing path, relative to the tree roots ("" is the root itself),
 /// keyed as in a [`Manifest`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Difference {
     pub path: String,
     pub kind: DiffKind,
@@ -124,10 +130,29 @@ pub struct Difference {
     /// This path differs even when B has no variation (culprit search).
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub inherent: bool,
+    /// For an archive: the culprits of each differing member, so that one
+    /// member that differs inherently does not hide a variation in others.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub members: Vec<MemberCulprits>,
     /// What changed inside (a line diff, a hex window, archive members)
     /// and hints at the cause; filled by [`explain_differences`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<Detail>,
+}
+
+/// The culprit search's answer for one differing archive member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberCulprits {
+    /// As in the archive detail, e.g. `pkg.whl!pkg/__init__.py`.
+    pub member: String,
+    /// What differs about it, e.g. `permissions`, `content`, `timestamp`.
+    pub change: String,
+    /// Variations that alone change it this way.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub culprits: Vec<String>,
+    /// It changes this way even when B has no variation.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub inherent: bool,
 }
 
 #[cfg(test)]
@@ -143,6 +168,7 @@ mod kind_tests {
             DiffKind::SymlinkTarget,
             DiffKind::OnlyInA,
             DiffKind::OnlyInB,
+            DiffKind::Mode,
         ] {
             assert_eq!(serde_json::to_value(k).expect("json"), k.name());
         }

@@ -28,7 +28,10 @@ fn assert_both_builds_say(s: &serde_json::Value, says: &str) {
     let f = failures(s);
     for side in ["A", "B"] {
         let want = format!("build {side} {says}");
-        assert!(f.iter().any(|m| m.starts_with(&want)), "no `{want}` in {f:#?}");
+        assert!(
+            f.iter().any(|m| m.starts_with(&want)),
+            "no `{want}` in {f:#?}"
+        );
     }
 }
 
@@ -43,7 +46,9 @@ fn a_build_past_its_memory_fails_naming_the_limit() {
     let (code, s) = run_one(&p, "mem.yaml", "mem", &[]);
     assert_eq!(code, 1, "{s:#}");
     assert_both_builds_say(&s, "exceeded limits.memory (64 MiB)");
-    let how = s["builds"]["a"]["limits"]["memory"].as_str().expect("memory");
+    let how = s["builds"]["a"]["limits"]["memory"]
+        .as_str()
+        .expect("memory");
     if is_root() {
         assert!(how.starts_with("64 MiB (cgroup v"), "{how}");
     } else {
@@ -62,7 +67,10 @@ fn a_fork_bomb_fails_naming_the_pids_limit_and_leaves_nothing() {
     let (code, s) = run_one(&p, "bomb.yaml", "bomb", &[]);
     assert_eq!(code, 1, "{s:#}");
     // The bomb ends before the timeout: by the limit, not by the clock.
-    assert!(!failures(&s).iter().any(|m| m.contains("timed out")), "{s:#}");
+    assert!(
+        !failures(&s).iter().any(|m| m.contains("timed out")),
+        "{s:#}"
+    );
     assert_both_builds_say(&s, "exceeded limits.pids (32)");
     assert!(crate::support::processes_with("bomb").is_empty());
     assert!(p.leftovers().is_empty());
@@ -100,9 +108,14 @@ fn files_past_the_disk_limit_fail_fast_sparse_or_not() {
     let (code, s) = run_one(&p, "many.yaml", "many", &[]);
     assert_eq!(code, 1);
     assert_both_builds_say(&s, "exceeded limits.disk (64 MiB)");
-    assert!(started.elapsed() < std::time::Duration::from_secs(25), "not stopped early");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(25),
+        "not stopped early"
+    );
     assert_eq!(
-        s["builds"]["a"]["limits"]["disk"].as_str().map(|d| d.starts_with("64 MiB (watchdog")),
+        s["builds"]["a"]["limits"]["disk"]
+            .as_str()
+            .map(|d| d.starts_with("64 MiB (watchdog")),
         Some(true),
         "{s:#}"
     );
@@ -118,7 +131,9 @@ fn output_past_the_log_limit_is_dropped_and_counted() {
     );
     let (code, s) = run_one(&p, "log.yaml", "log", &["--keep"]);
     assert_eq!(code, 0, "{s:#}");
-    let dropped = s["builds"]["a"]["log_dropped"].as_u64().expect("log_dropped");
+    let dropped = s["builds"]["a"]["log_dropped"]
+        .as_u64()
+        .expect("log_dropped");
     assert!(dropped > 49_000_000 && dropped < 50_000_000, "{dropped}");
     let tail = s["builds"]["a"]["stderr_tail"].as_str().expect("tail");
     assert!(tail.ends_with("the end"), "{tail}");
@@ -127,7 +142,9 @@ fn output_past_the_log_limit_is_dropped_and_counted() {
     assert!(log.len() <= 64 * 1024 + 200, "{}", log.len());
     let text = String::from_utf8_lossy(&log);
     assert!(
-        text.contains(&format!("[envtwin: {dropped} bytes of output dropped here: limits.log is 64 KiB]")),
+        text.contains(&format!(
+            "[envtwin: {dropped} bytes of output dropped here: limits.log is 64 KiB]"
+        )),
         "{}",
         &text[text.len().saturating_sub(300)..]
     );
@@ -141,10 +158,22 @@ fn the_report_says_how_each_limit_was_enforced() {
     let (code, s) = run_one(&p, "ok.yaml", "ok", &[]);
     assert_eq!(code, 0);
     let l = &s["builds"]["b"]["limits"];
-    assert!(l["memory"].as_str().expect("memory").starts_with("4 GiB ("), "{l}");
-    assert!(l["pids"].as_str().expect("pids").starts_with("4096 ("), "{l}");
-    assert!(l["disk"].as_str().expect("disk").starts_with("4 GiB ("), "{l}");
-    assert!(l["log"].as_str().expect("log").starts_with("16 MiB ("), "{l}");
+    assert!(
+        l["memory"].as_str().expect("memory").starts_with("4 GiB ("),
+        "{l}"
+    );
+    assert!(
+        l["pids"].as_str().expect("pids").starts_with("4096 ("),
+        "{l}"
+    );
+    assert!(
+        l["disk"].as_str().expect("disk").starts_with("4 GiB ("),
+        "{l}"
+    );
+    assert!(
+        l["log"].as_str().expect("log").starts_with("16 MiB ("),
+        "{l}"
+    );
     let hybrid_v1 = std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
     if is_root() && hybrid_v1 {
         assert_eq!(l["memory"], "4 GiB (cgroup v1)");
@@ -163,7 +192,12 @@ fn is_sandbox(pid: u32) -> bool {
 fn parent_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // pid (comm) state ppid ...: comm may hold spaces, so split after `)`.
-    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// The most sandbox helpers (`envtwin __sandbox`, not their pid 1) working in `marker` seen at
@@ -208,7 +242,18 @@ fn max_builds_bounds_the_builds_at_once_culprit_searches_included() {
     let marker = work.to_str().expect("utf8").to_owned();
     for (max, want) in [("2", 2), ("3", 3)] {
         let child = p
-            .std_cmd(&["run", "-j", "3", "--max-builds", max, "--workdir", &marker, "--format", "json", "."])
+            .std_cmd(&[
+                "run",
+                "-j",
+                "3",
+                "--max-builds",
+                max,
+                "--workdir",
+                &marker,
+                "--format",
+                "json",
+                ".",
+            ])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -219,6 +264,9 @@ fn max_builds_bounds_the_builds_at_once_culprit_searches_included() {
         assert_eq!(report["summary"]["failed"], 3);
         assert!(scenario(&report, "s1")["culprits"].is_array(), "{report:#}");
         assert!(peak <= want, "--max-builds {max}: {peak} builds at once");
-        assert!(peak >= 2, "--max-builds {max}: the twins never ran side by side ({peak})");
+        assert!(
+            peak >= 2,
+            "--max-builds {max}: the twins never ran side by side ({peak})"
+        );
     }
 }

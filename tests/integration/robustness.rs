@@ -54,7 +54,13 @@ fn a_name_past_200_characters_is_refused() {
 
 #[test]
 fn an_out_on_envtwins_own_paths_or_too_long_is_refused() {
-    for out in ["/envtwin", "/envtwin/src", "/envtwin/src/x", "/envtwin/bin", "/envtwin/home"] {
+    for out in [
+        "/envtwin",
+        "/envtwin/src",
+        "/envtwin/src/x",
+        "/envtwin/bin",
+        "/envtwin/home",
+    ] {
         refused(
             &format!("name: o\nout: {out}\nbuild: mkdir -p $out\n"),
             "2:6",
@@ -142,8 +148,16 @@ fn names_with_control_characters_are_escaped_in_every_human_output() {
          ln -s \"$(printf 'to\\nPASS link')\" \"$out/link-$(hostname)\"\n  \
          printf '\\007\\033[31mred\\n' >&2\n  exit 0\n",
     );
-    let out = p.cmd(&["run", "--no-explain", "evil.yaml"]).output().expect("run");
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = p
+        .cmd(&["run", "--no-explain", "evil.yaml"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_harmless(&out.stdout, "PASS");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("x\\n\\x1b[2JPASS forged: content"), "{text}");
@@ -175,7 +189,12 @@ fn names_with_control_characters_are_escaped_in_every_human_output() {
         "name: s\nnetwork: true\nbuild: |\n  pip install flask\n  mkdir -p \"$out\"\n",
     );
     let out = p.cmd(&["audit", "audit"]).output().expect("audit");
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_harmless(&out.stdout, "error forged");
     assert!(String::from_utf8_lossy(&out.stdout).contains("d\\n\\x1b[2Jerror forged/s.yaml:"));
 }
@@ -211,11 +230,16 @@ fn a_read_only_snapshot_directory_is_a_harness_error_naming_it() {
     } else {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&snaps, std::fs::Permissions::from_mode(0o555)).expect("chmod");
-        p.cmd(&["run", "--snapshots", "snaps", "s.yaml"]).output().expect("run")
+        p.cmd(&["run", "--snapshots", "snaps", "s.yaml"])
+            .output()
+            .expect("run")
     };
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("--snapshots snaps: cannot write the snapshots there"), "{stderr}");
+    assert!(
+        stderr.contains("--snapshots snaps: cannot write the snapshots there"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("Read-only file system") || stderr.contains("Permission denied"),
         "{stderr}"

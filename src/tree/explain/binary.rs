@@ -188,3 +188,112 @@ fn printable(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// Telltales worth searching a whole binary for: values long or unusual
+/// enough that finding them is a cause, not a coincidence.
+const SEARCHED: [&str; 6] = [
+    "build path",
+    "home directory",
+    "hostname",
+    "domain name",
+    "user",
+    "timezone",
+];
+
+/// Search both whole contents for the values a variation set (A's value in
+/// A, B's in B), wherever the first difference is: a build path compiled
+/// into a binary shifts every offset after it, so the first differing byte
+/// is often far from the path itself.
+pub(super) fn telltale_offsets(a: &[u8], b: &[u8], ctx: &Context, h: &mut Hints) {
+    let find =
+        |hay: &[u8], needle: &str| memchr::memmem::find(hay, needle.as_bytes()).map(|i| i as u64);
+    telltales_found(ctx, h, |side_a, needle| {
+        find(if side_a { a } else { b }, needle)
+    });
+}
+
+/// [`telltale_offsets`] for two files too large to hold: each is read in
+/// blocks, at most [`MAX_SEARCHED`] bytes of it.
+pub(super) fn telltale_offsets_streamed(a: Side<'_>, b: Side<'_>, ctx: &Context, h: &mut Hints) {
+    telltales_found(ctx, h, |side_a, needle| {
+        find_streamed(if side_a { a } else { b }, needle.as_bytes())
+    });
+}
+
+/// Bytes of one large file searched for telltales.
+const MAX_SEARCHED: u64 = 256 << 20;
+
+fn find_streamed(side: Side<'_>, needle: &[u8]) -> Option<u64> {
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut r = side.open().ok()?;
+    let keep = needle.len().saturating_sub(1);
+    let mut buf = vec![0u8; BLOCK + keep];
+    // `buf[..held]` holds the last `keep` bytes of the previous block, then
+    // the new one; `base` is the file offset of `buf[0]`.
+    let (mut held, mut base) = (0usize, 0u64);
+    while base < MAX_SEARCHED {
+        let n = fill(&mut r, &mut buf[held..held + BLOCK]).ok()?;
+        if let Some(i) = finder.find(&buf[..held + n]) {
+            return Some(base + i as u64);
+        }
+        if n < BLOCK {
+            return None;
+        }
+        let total = held + n;
+        let tail = keep.min(total);
+        buf.copy_within(total - tail..total, 0);
+        base += (total - tail) as u64;
+        held = tail;
+    }
+    None
+}
+
+/// Name each telltale whose A value is found in A and B value in B, where
+/// `found(in_a, value)` is the value's first offset on that side.
+fn telltales_found(ctx: &Context, h: &mut Hints, found: impl Fn(bool, &str) -> Option<u64>) {
+    let mut named = Vec::new();
+    for (what, va, vb) in &ctx.telltales {
+        if va == vb || va.is_empty() || vb.is_empty() || !SEARCHED.contains(&what.as_str()) {
+            continue;
+        }
+        if named.contains(what) {
+            continue;
+        }
+        let (Some(at_a), Some(at_b)) = (found(true, va), found(false, vb)) else {
+            continue;
+        };
+        // B's value must be B's alone; a short value of A ("UTC", "root")
+        // must be A's alone too, or it is just a common word.
+        if found(true, vb).is_some() || (va.len() < 8 && found(false, va).is_some()) {
+            continue;
+        }
+        named.push(what.clone());
+        h.push(format!(
+            "the {what} explains it: {va} at offset {at_a} in A, {vb} at offset {at_b} in B"
+        ));
+    }
+}
+
+/// `.pyc` files start with a magic number, 4 bytes of flags and, when the
+/// flags are 0, the source file's mtime and size: a difference there is
+/// the source's mtime, not the code.
+pub(super) fn pyc_header(name: &str, d: &BinaryDetail, a: &[u8], b: &[u8], h: &mut Hints) {
+    if !name.ends_with(".pyc") || !(8..16).contains(&d.first_difference) {
+        return;
+    }
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    if word(a, 4) != Some(0) || word(b, 4) != Some(0) {
+        return;
+    }
+    let (Some(ta), Some(tb)) = (word(a, 8), word(b, 8)) else {
+        return;
+    };
+    h.push(format!(
+        "looks like a .pyc header (source mtime): {ta} = {} in A, {tb} = {} in B; set SOURCE_DATE_EPOCH, or compile with --invalidation-mode checked-hash",
+        super::hints::iso(i64::from(ta)),
+        super::hints::iso(i64::from(tb))
+    ));
+}

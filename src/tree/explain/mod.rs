@@ -19,7 +19,7 @@ pub use hints::Context;
 
 use super::{DiffKind, Difference};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::io::{Read, Seek};
 use std::os::unix::ffi::OsStrExt;
@@ -37,19 +37,19 @@ pub const MAX_EXPLAINED: usize = 200;
 const MAX_DEPTH: usize = 3;
 
 /// How the contents of a differing file differ, capped in size.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Detail {
     /// The explanation proper; serialised inline with a `format` tag.
     #[serde(flatten)]
     pub body: Body,
     /// Known causes the change looks like, e.g. `looks like a timestamp
     /// (1795687009 = 2026-11-26T09:56:49Z, in B)`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub hints: Vec<String>,
 }
 
 /// What kind of explanation a [`Detail`] holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "format", rename_all = "snake_case")]
 pub enum Body {
     /// Both sides are text: UTF-8 without NUL bytes, or ISO-8859-1 (see
@@ -69,7 +69,7 @@ pub enum Body {
 }
 
 /// A unified diff of the differing lines.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextDetail {
     /// Hunks (`@@ -l,n +l,n @@` then ` `, `-`, `+` lines), with 3 lines
     /// of context, cut to 40 lines / 4 KiB; long lines are cut too.
@@ -88,7 +88,7 @@ pub struct TextDetail {
 }
 
 /// Where two binary files first differ.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BinaryDetail {
     /// Size of A in bytes.
     pub size_a: u64,
@@ -109,7 +109,7 @@ pub struct BinaryDetail {
 }
 
 /// Two archives compared member by member.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArchiveDetail {
     /// `zip`, `tar`, `ar` (also `.deb`), `tar.gz`, `tar.xz`, `tar.zst`,
     /// `tar.bz2`, `gzip`, `xz`, `zstd` or `bzip2`.
@@ -125,7 +125,7 @@ pub struct ArchiveDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub more: Option<usize>,
     /// What was left out, per class, in listing order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub omitted: Vec<Omitted>,
     /// Limits hit while reading, e.g. `stopped after 256 MiB decompressed`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -133,7 +133,7 @@ pub struct ArchiveDetail {
 }
 
 /// Member differences of one class left out of an [`ArchiveDetail`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Omitted {
     /// `content`, `added or removed`, `metadata` or `archive-wide`.
     pub class: String,
@@ -142,7 +142,7 @@ pub struct Omitted {
 }
 
 /// One way an archive member (or the archive itself) differs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberDiff {
     /// `bundle.zip!stamped.txt`, nested as `a.tar.gz!lib/b.jar!C.class`;
     /// the bare archive name for archive-wide entries.
@@ -159,7 +159,7 @@ pub struct MemberDiff {
 }
 
 /// What differs about an archive member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MemberChange {
     Content,
@@ -243,6 +243,16 @@ pub fn explain_name(key: &str, in_a: bool, ctx: &Context) -> Option<Detail> {
     hints_only(h)
 }
 
+/// Hints for two octal modes (`0644`, `0664`) of the same path, if they
+/// differ the way umasks make them.
+pub fn explain_modes(a: Option<&str>, b: Option<&str>) -> Option<Detail> {
+    let parse = |m: Option<&str>| m.and_then(|m| u32::from_str_radix(m, 8).ok());
+    let (ma, mb) = (parse(a)?, parse(b)?);
+    let mut h = hints::Hints::default();
+    h.mode_pair(ma, mb, a?, b?);
+    hints_only(h)
+}
+
 fn hints_only(h: hints::Hints) -> Option<Detail> {
     let hints = h.into_vec();
     (!hints.is_empty()).then_some(Detail {
@@ -288,6 +298,7 @@ pub(crate) fn explain_known(
             DiffKind::SymlinkTarget => explain_symlinks(&pa, &pb, &ctx),
             DiffKind::OnlyInA => explain_name(&d.path, true, &ctx),
             DiffKind::OnlyInB => explain_name(&d.path, false, &ctx),
+            DiffKind::Mode => explain_modes(d.a.as_deref(), d.b.as_deref()),
             DiffKind::Type | DiffKind::Executable => None,
         };
     });
@@ -295,7 +306,7 @@ pub(crate) fn explain_known(
 
 /// The host path of manifest key `key` under `root`: keys escape bytes that
 /// are not UTF-8 as `\xNN` and a backslash as `\\` (see `escape_name`).
-fn key_path(root: &Path, key: &str) -> PathBuf {
+pub fn key_path(root: &Path, key: &str) -> PathBuf {
     if key.is_empty() {
         return root.to_path_buf();
     }
@@ -417,6 +428,7 @@ fn try_explain(
         let mut d = binary::streamed(a, b, first).map_err(|e| e.to_string())?;
         d.note = note.or_else(|| Some("too large for a line diff".into()));
         let mut h = hints::Hints::default();
+        binary::telltale_offsets_streamed(a, b, ctx, &mut h);
         binary::hints_streamed(&d, a, b, ctx, &mut h);
         return Ok(Detail {
             body: Body::Binary(d),
@@ -427,7 +439,18 @@ fn try_explain(
         a.load().map_err(|e| a.describe_err(&e))?,
         b.load().map_err(|e| b.describe_err(&e))?,
     );
-    Ok(plain(&ca, &cb, note, ctx))
+    let mut d = plain(&ca, &cb, note, ctx);
+    if let Body::Binary(bin) = &d.body {
+        let mut h = hints::Hints::default();
+        binary::pyc_header(name, bin, &ca, &cb, &mut h);
+        binary::telltale_offsets(&ca, &cb, ctx, &mut h);
+        // The whole-file findings name the cause; they go first.
+        let mut found = h.into_vec();
+        found.retain(|x| !d.hints.contains(x));
+        found.append(&mut d.hints);
+        d.hints = found;
+    }
+    Ok(d)
 }
 
 /// Text or binary explanation of two contents in memory.

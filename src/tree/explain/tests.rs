@@ -292,6 +292,7 @@ fn pyc_style_mtime_in_binary_is_hinted() {
     assert_eq!(
         d.hints,
         [
+            "looks like a .pyc header (source mtime): 1795687009 = 2026-11-26T09:56:49Z in A, 1795687012 = 2026-11-26T09:56:52Z in B; set SOURCE_DATE_EPOCH, or compile with --invalidation-mode checked-hash",
             "looks like a timestamp at offset 8 (1795687009 = 2026-11-26T09:56:49Z in A, 1795687012 = 2026-11-26T09:56:52Z in B)"
         ]
     );
@@ -1066,5 +1067,48 @@ fn near_identical_renames_are_paired_and_explained() {
     assert_eq!(
         (m[1].member.as_str(), m[1].kind),
         ("n.zip!doc/unrelated.txt", MemberChange::OnlyInB)
+    );
+}
+
+#[test]
+fn a_binary_names_the_build_path_wherever_it_sits() {
+    let ctx = Context::sandbox();
+    let (pa, pb) = ("/envtwin/build", "/envtwin/build-b-variant-path");
+    let mut a = vec![1u8, pa.len() as u8];
+    let mut b = vec![1u8, pb.len() as u8];
+    a.extend(vec![0u8; 300]);
+    b.extend(vec![0u8; 300]);
+    a.extend(pa.as_bytes());
+    b.extend(pb.as_bytes());
+    let mut h = super::hints::Hints::default();
+    super::binary::telltale_offsets(&a, &b, &ctx, &mut h);
+    assert_eq!(
+        h.into_vec(),
+        [
+            "the build path explains it: /envtwin/build at offset 302 in A, /envtwin/build-b-variant-path at offset 302 in B"
+        ]
+    );
+    // The same path on both sides explains nothing.
+    let mut h = super::hints::Hints::default();
+    super::binary::telltale_offsets(&a, &a, &ctx, &mut h);
+    assert!(h.into_vec().is_empty());
+}
+
+#[test]
+fn a_large_binary_is_searched_in_blocks_across_their_edges() {
+    let (pa, pb) = ("/envtwin/build", "/envtwin/build-b-variant-path");
+    // The paths straddle the 64 KiB block edge of the streamed search.
+    let at = (64 << 10) - 5;
+    let mut a = vec![0u8; (TEXT_LIMIT + 10) as usize];
+    let mut b = a.clone();
+    a[0] = 1;
+    a[at..at + pa.len()].copy_from_slice(pa.as_bytes());
+    b[at..at + pb.len()].copy_from_slice(pb.as_bytes());
+    let d = explain_bytes("big", &a, &b);
+    assert_eq!(
+        d.hints[0],
+        format!(
+            "the build path explains it: /envtwin/build at offset {at} in A, /envtwin/build-b-variant-path at offset {at} in B"
+        )
     );
 }
