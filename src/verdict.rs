@@ -209,6 +209,11 @@ fn indent(text: &str) -> String {
 
 fn reproducible_check(s: &Scenario, t: &TwinOutcome, same: bool, ha: &str, hb: &str) -> Check {
     let summary = || {
+        if let Some(cut) = &t.cut_short
+            && t.differences.is_empty()
+        {
+            return cut.clone();
+        }
         let first: Vec<String> = t
             .differences
             .iter()
@@ -223,11 +228,15 @@ fn reproducible_check(s: &Scenario, t: &TwinOutcome, same: bool, ha: &str, hb: &
             })
             .collect();
         format!(
-            "{} differing path{}: {}{}",
+            "{} differing path{}: {}{}{}",
             t.differences.len(),
             if t.differences.len() == 1 { "" } else { "s" },
             first.join(", "),
-            if t.differences.len() > 3 { ", ..." } else { "" }
+            if t.differences.len() > 3 { ", ..." } else { "" },
+            t.cut_short
+                .as_ref()
+                .map(|c| format!("; {c}"))
+                .unwrap_or_default()
         )
     };
     let (passed, message) = match (s.expect.reproducible, same) {

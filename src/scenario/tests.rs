@@ -416,7 +416,7 @@ fn timeout_zero_and_bad_exit_and_negative_epoch() {
             "name: x\nbuild: b\ntimeout: 0\nsource_date_epoch: -1\nexpect:\n  run:\n    - {cmd: a, exit: 256}\n"
         ),
         vec![
-            "[ROOT]/s.yaml:3:10: `timeout` must be at least 1 second (it is the limit per build), e.g. `timeout: 600`",
+            "[ROOT]/s.yaml:3:10: `timeout` must be at least 1 second (it bounds the whole scenario: builds, hashing, diffing), e.g. `timeout: 600`",
             "[ROOT]/s.yaml:4:20: `source_date_epoch` must be 0 or more (seconds since 1970), or null to set none, found -1",
             "[ROOT]/s.yaml:7:22: `expect.run[0].exit` must be an exit status from 0 to 255, found 256",
         ]

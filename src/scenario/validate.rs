@@ -246,7 +246,7 @@ pub(crate) fn validate(
         Some(0) => {
             c.value(
                 &p(&["timeout"]),
-                "`timeout` must be at least 1 second (it is the limit per build), e.g. `timeout: 600`"
+                "`timeout` must be at least 1 second (it bounds the whole scenario: builds, hashing, diffing), e.g. `timeout: 600`"
                     .to_owned(),
             );
             DEFAULT_TIMEOUT_SECS

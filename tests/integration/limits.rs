@@ -270,3 +270,31 @@ fn max_builds_bounds_the_builds_at_once_culprit_searches_included() {
         );
     }
 }
+
+#[test]
+fn the_timeout_bounds_hashing_too() {
+    let p = Project::new();
+    // Built in a blink, but 500 GiB of (sparse) zeros to hash: the
+    // scenario's one deadline stops the hash, with the reason.
+    p.file(
+        "huge.yaml",
+        "name: huge\ntimeout: 3\nlimits: {disk: 1TiB}\nbuild: |\n  mkdir -p \"$out\"\n  \
+         truncate -s 500G \"$out/zeros\"\n",
+    );
+    let started = std::time::Instant::now();
+    let (code, s) = run_one(&p, "huge.yaml", "huge", &[]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(code, 1, "{s:#}");
+    for side in ["a", "b"] {
+        assert_eq!(s["builds"][side]["status"], "timeout", "{s:#}");
+    }
+    assert_both_builds_say(
+        &s,
+        "hashing stopped at the scenario's deadline (its `timeout`) after ",
+    );
+    assert!(p.leftovers().is_empty());
+}
