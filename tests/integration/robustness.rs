@@ -276,3 +276,172 @@ fn a_full_workdir_says_no_space_left_and_where() {
     assert!(text.contains("/work/envtwin-run-"), "{text}");
     assert!(!text.contains("without a result"), "{text}");
 }
+
+mod generated {
+    //! Scenarios generated from the fuzzer's classes of values (huge
+    //! timeouts and names, `out` on envtwin's own paths or very deep,
+    //! nonsense limits) mixed with good ones, driven through `validate`,
+    //! then, when valid, through `run`.
+
+    use crate::support::Project;
+    use proptest::prelude::*;
+
+    fn one_of(values: &'static [&'static str]) -> impl Strategy<Value = String> {
+        proptest::sample::select(values).prop_map(str::to_owned)
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => one_of(&["n", "a.b_c-d"]),
+            1 => one_of(&[".", "..", "bad name", "é"]),
+            2 => (190usize..=260).prop_map(|n| "n".repeat(n)),
+            1 => Just("n".repeat(65_536)),
+        ]
+    }
+
+    fn timeout() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(prop_oneof![
+            4 => one_of(&["1", "30", "604800"]),
+            1 => one_of(&["0", "604801", "18446744073709551615", "-1", "1.5", "ten"]),
+        ])
+    }
+
+    fn out() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(prop_oneof![
+            4 => one_of(&["/envtwin/out", "/opt/env", "/usr/local/env", "/envtwin/buildx", "/srv/é/out"]),
+            2 => one_of(&[
+                "/envtwin/out",
+                "/envtwin",
+                "/envtwin/src",
+                "/envtwin/src/x",
+                "/envtwin/bin",
+                "/envtwin/home",
+                "/envtwin/buildx",
+                "/opt/env",
+                "/usr/local/env",
+                "/tmp/o",
+                "/a:b",
+                "/",
+                "rel",
+                "/srv/é/out",
+            ]),
+            2 => (1usize..=40).prop_map(|n| format!("/{}", vec!["d"; n].join("/"))),
+            1 => (200usize..=300).prop_map(|n| format!("/o/{}", "w".repeat(n))),
+            1 => Just(format!("/{}", vec!["d"; 3000].join("/"))),
+        ])
+    }
+
+    fn size() -> impl Strategy<Value = String> {
+        prop_oneof![
+            5 => one_of(&["64MiB", "1GiB", "4 GiB", "16TiB", "2GB", "1073741824"]),
+            1 => one_of(&["1", "0", "lots", "1.5GiB", "-3"]),
+        ]
+    }
+
+    fn limits() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(
+            (
+                proptest::option::of(size()),
+                proptest::option::of(prop_oneof![
+                    4 => one_of(&["8", "64", "4096"]),
+                    1 => one_of(&["0", "7", "99999999"]),
+                ]),
+                proptest::option::of(size()),
+                proptest::option::of(size()),
+            )
+                .prop_map(|(memory, pids, disk, log)| {
+                    let mut block = String::from("limits:\n");
+                    for (key, value) in [
+                        ("memory", memory),
+                        ("pids", pids),
+                        ("disk", disk),
+                        ("log", log),
+                    ] {
+                        if let Some(v) = value {
+                            block.push_str(&format!("  {key}: {v}\n"));
+                        }
+                    }
+                    block
+                }),
+        )
+    }
+
+    fn build() -> impl Strategy<Value = String> {
+        one_of(&[
+            "mkdir -p \"$out/bin\"\n  printf '#!/bin/sh\\necho hi\\n' > \"$out/bin/hi\"\n  chmod +x \"$out/bin/hi\"",
+            "mkdir -p \"$out\"",
+            "mkdir -p \"$out\"\n  hostname > \"$out/h\"",
+            "exit 3",
+            "true",
+            "mkdir -p \"$out\"\n  mkfifo \"$out/fifo\"",
+        ])
+    }
+
+    fn scenario() -> impl Strategy<Value = String> {
+        (name(), timeout(), out(), limits(), build(), any::<bool>()).prop_map(
+            |(name, timeout, out, limits, build, reproducible)| {
+                let mut text = format!("name: {name}\nvary: [hostname, umask]\n");
+                if let Some(t) = timeout {
+                    text.push_str(&format!("timeout: {t}\n"));
+                }
+                if let Some(o) = out {
+                    text.push_str(&format!("out: \"{o}\"\n"));
+                }
+                text.push_str(&limits.unwrap_or_default());
+                text.push_str(&format!(
+                    "build: |\n  {build}\nexpect:\n  reproducible: {reproducible}\n"
+                ));
+                text
+            },
+        )
+    }
+
+    fn located(stderr: &str) -> bool {
+        stderr.lines().any(|l| {
+            let Some(rest) = l.split("s.yaml:").nth(1) else {
+                return false;
+            };
+            let mut parts = rest.splitn(3, ':');
+            let line = parts.next().is_some_and(|p| p.parse::<usize>().is_ok());
+            let column = parts.next().is_some_and(|p| p.parse::<usize>().is_ok());
+            line && column
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 48,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn what_validates_runs_and_what_does_not_is_located(text in scenario()) {
+            let p = Project::new();
+            p.file("s.yaml", &text);
+            let checked = p.cmd(&["validate", "s.yaml"]).output().expect("validate");
+            let stderr = String::from_utf8_lossy(&checked.stderr).into_owned();
+            prop_assert!(!stderr.contains("panicked"), "{stderr}");
+            match checked.status.code() {
+                Some(0) => {
+                    let ran = p
+                        .cmd(&["run", "--no-explain", "--format", "json", "s.yaml"])
+                        .timeout(std::time::Duration::from_secs(120))
+                        .output()
+                        .expect("run");
+                    let err = String::from_utf8_lossy(&ran.stderr);
+                    prop_assert!(
+                        matches!(ran.status.code(), Some(0 | 1)),
+                        "validated, then run exited {:?}\n{text}\nstderr: {err}\nstdout: {}",
+                        ran.status.code(),
+                        String::from_utf8_lossy(&ran.stdout)
+                    );
+                    prop_assert!(!err.contains("panicked"), "{err}");
+                    prop_assert!(p.leftovers().is_empty(), "{:?}", p.leftovers());
+                }
+                Some(2) => prop_assert!(located(&stderr), "no file:line:column in {stderr}"),
+                other => prop_assert!(false, "validate exited {other:?}: {stderr}"),
+            }
+        }
+    }
+}
