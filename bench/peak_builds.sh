@@ -1,23 +1,21 @@
 #!/usr/bin/env bash
-# Peak number of sandboxed builds at once for one non-reproducible scenario
-# (all variations, so its culprit search rebuilds B once per variation and
-# once with none), sampled every 5 ms from /proc. Prints the peak for the
-# default --max-builds and for an unbounded run (--max-builds 1024), which
-# is what envtwin did before the bound.
+# Peak number of sandboxed builds at once for non-reproducible scenarios
+# (all variations, so each culprit search rebuilds B once per variation and
+# once with none), sampled every 5 ms from /proc: one scenario, then four
+# with -j 4. Prints the peak for the default --max-builds and for an
+# unbounded run (--max-builds 1024), which is what envtwin did before the
+# bound.
 #
 #   bench/peak_builds.sh [ENVTWIN]      (default: this checkout, release)
 . "$(dirname "$0")/common.sh" python3
 envtwin=${1:-$envtwin}
-mkdir -p "$work/s" "$work/w"
-cat > "$work/s/noisy.yaml" <<'YAML'
-name: noisy
-build: |
-  mkdir -p "$out"
-  sleep 0.5
-  date +%N > "$out/stamp"
-YAML
+mkdir -p "$work/s1" "$work/s4" "$work/w"
+for n in 1 2 3 4; do
+    printf 'name: noisy%s\nbuild: |\n  mkdir -p "$out"\n  sleep 0.5\n  date +%%N > "$out/stamp"\n' "$n" > "$work/s4/noisy$n.yaml"
+done
+cp "$work/s4/noisy1.yaml" "$work/s1/"
 peak() {
-    python3 - "$work/w" "$envtwin" run --workdir "$work/w" --format json "$@" "$work/s" <<'PY'
+    python3 - "$work/w" "$envtwin" run --workdir "$work/w" --format json "$@" <<'PY'
 import os, subprocess, sys, time
 marker, argv = sys.argv[1], sys.argv[2:]
 def cmd(pid):
@@ -41,5 +39,7 @@ while p.poll() is None:
 print(best)
 PY
 }
-echo "peak builds at once, default --max-builds: $(peak)"
-echo "peak builds at once, --max-builds 1024 (unbounded): $(peak --max-builds 1024)"
+echo "1 scenario: peak builds at once, default --max-builds: $(peak "$work/s1")"
+echo "1 scenario: peak builds at once, --max-builds 1024 (unbounded): $(peak --max-builds 1024 "$work/s1")"
+echo "4 scenarios, -j 4: peak builds at once, default --max-builds: $(peak -j 4 "$work/s4")"
+echo "4 scenarios, -j 4: peak builds at once, --max-builds 1024 (unbounded): $(peak -j 4 --max-builds 1024 "$work/s4")"
