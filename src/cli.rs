@@ -16,11 +16,25 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What `run --help` says about the sandbox: the README's "The sandbox"
+/// in brief.
+const SANDBOX_HELP: &str = "\
+Sandbox (as root or as an ordinary user; the same for both):
+  Each build gets its own user namespace (one uid inside, mapped to you) and mount, pid,
+  UTS, IPC, cgroup and network namespaces; no capabilities, no_new_privs, no nested user
+  namespaces. It sees /usr, /bin, /sbin, /lib*, /opt and an /etc without secrets,
+  read-only, plus host_paths; its own empty /tmp, HOME, build dir and $out (0700, nosuid,
+  nodev); $src read-only; no network but its own loopback. Every build process dies with
+  envtwin, even on SIGKILL; a later run removes a killed run's trees.
+  Needs unprivileged user namespaces (Debian: on). In Docker: --security-opt
+  seccomp=unconfined (and apparmor=unconfined where AppArmor is on); no --privileged.";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build and judge scenarios (files, or directories searched for *.yaml/*.yml).
     ///
     /// Example: envtwin run scenarios/ --format json -o report.json
+    #[command(after_long_help = SANDBOX_HELP)]
     Run(RunArgs),
     /// Parse and check scenarios without building anything (exit 0 valid, 2 invalid).
     ///
@@ -146,7 +160,7 @@ pub struct RunArgs {
     pub no_vary: bool,
     /// Variations for build B, comma-separated, overriding the scenarios'
     /// own: hostname, umask, locale, timezone, env_order, home, build_path,
-    /// user, num_cpus, exec_path, time, fileordering, aslr.
+    /// user, num_cpus, exec_path, time, fileordering, aslr, kernel.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub vary: Option<Vec<String>>,
 }

@@ -350,6 +350,11 @@ fn build_in(
 /// change of an archive member.
 type Key = (String, String);
 
+/// What a trial has at a key it changed (SHA-256 of the entry and all
+/// beneath it, of the mode, or of the member's side and detail), so that
+/// two trials can be compared with each other and not only with build A.
+type Digest = Vec<u8>;
+
 /// Build A, the control every trial is compared with.
 struct Control<'c> {
     a: &'c BuildOutcome,
@@ -375,6 +380,10 @@ struct Search<'s> {
 enum Trial {
     /// Build B with this variation alone (`None`: with none at all).
     Alone(Option<Variation>),
+    /// Build B with no variation once more, started together with
+    /// `Alone(None)` when `time` is applied: two controls of one moment
+    /// agree on what the clock wrote and disagree on random data.
+    Twin,
     /// Build A, then build B with every variation, both with the default
     /// SOURCE_DATE_EPOCH.
     SdeA,
@@ -383,8 +392,8 @@ enum Trial {
 
 /// What a trial showed.
 enum Seen {
-    /// The keys that differ from build A.
-    Changed(BTreeSet<Key>),
+    /// The keys that differ from build A, with what the trial has there.
+    Changed(BTreeMap<Key, Digest>),
     /// The build failed or timed out.
     Broke(BuildStatus),
     /// An SOURCE_DATE_EPOCH build: its hash and modes.
@@ -412,19 +421,27 @@ fn keys_of(d: &Difference) -> Vec<Key> {
         },
     )];
     if let Some(detail) = &d.detail {
-        member_keys(&d.path, detail, &mut out);
+        let mut members = Vec::new();
+        member_keys(&d.path, detail, &mut members);
+        out.extend(members.into_iter().map(|(k, _)| k));
     }
     out
 }
 
-fn member_keys(path: &str, detail: &tree::Detail, out: &mut Vec<Key>) {
+/// Each member change of an archive's detail as a key, with a digest of
+/// its side B and its own detail (what the member is in that build).
+fn member_keys(path: &str, detail: &tree::Detail, out: &mut Vec<(Key, Digest)>) {
     if let tree::explain::Body::Archive(ad) = &detail.body {
         for m in &ad.members {
             let change = serde_json::to_value(m.kind)
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default();
-            out.push((path.to_string(), format!("{}\t{change}", m.member)));
+            let side = serde_json::to_vec(&(&m.b, &m.detail)).unwrap_or_default();
+            out.push((
+                (path.to_string(), format!("{}\t{change}", m.member)),
+                digest(&side),
+            ));
             if let Some(inner) = &m.detail {
                 member_keys(path, inner, out);
             }
@@ -432,11 +449,34 @@ fn member_keys(path: &str, detail: &tree::Detail, out: &mut Vec<Key>) {
     }
 }
 
-/// The keys in which trial build `b` differs from the control.
-fn changed_keys(ctl: &Control<'_>, b: &BuildOutcome) -> Result<BTreeSet<Key>, String> {
+fn digest(bytes: &[u8]) -> Digest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).to_vec()
+}
+
+/// What manifest `m` has at `key` and beneath it (nothing: absent).
+fn entry_digest(m: &tree::Manifest, key: &str) -> Digest {
+    if key.is_empty() {
+        return digest(&serde_json::to_vec(m).unwrap_or_default());
+    }
+    let below = format!("{key}/");
+    let entries: Vec<(&String, &tree::Entry)> = m
+        .get_key_value(key)
+        .into_iter()
+        .chain(
+            m.range(below.clone()..)
+                .take_while(|(k, _)| k.starts_with(&below)),
+        )
+        .collect();
+    digest(&serde_json::to_vec(&entries).unwrap_or_default())
+}
+
+/// The keys in which trial build `b` differs from the control, each with
+/// what `b` has there.
+fn changed_keys(ctl: &Control<'_>, b: &BuildOutcome) -> Result<BTreeMap<Key, Digest>, String> {
     let mb = build_manifest(b)?;
     let ctx = tree::explain::Context::sandbox();
-    let mut keys = BTreeSet::new();
+    let mut keys = BTreeMap::new();
     for d in tree::diff_manifests(&ctl.manifest, &mb) {
         if d.kind == tree::DiffKind::Content && ctl.archives.contains(&d.path) {
             let (pa, pb) = (
@@ -451,15 +491,15 @@ fn changed_keys(ctl: &Control<'_>, b: &BuildOutcome) -> Result<BTreeSet<Key>, St
             );
             keys.extend(members);
         }
-        keys.insert((d.path, String::new()));
+        let at = entry_digest(&mb, &d.path);
+        keys.insert((d.path, String::new()), at);
     }
     if let Some(ma) = &ctl.modes {
         let mb = tree::modes(&b.tree).map_err(|e| e.to_string())?;
-        keys.extend(
-            tree::diff_modes(ma, &mb)
-                .into_iter()
-                .map(|d| (d.path, "mode".to_string())),
-        );
+        for d in tree::diff_modes(ma, &mb) {
+            let at = digest(&mb.get(&d.path).copied().unwrap_or(0).to_le_bytes());
+            keys.insert((d.path, "mode".to_string()), at);
+        }
     }
     Ok(keys)
 }
@@ -509,6 +549,15 @@ fn likely_first(
 /// every difference is explained (or, when B failed, once a variation
 /// alone breaks it). Marks each difference, and each archive member, with
 /// the variations that alone change it.
+///
+/// The control trial runs after build A, maybe in another second: what a
+/// clock wrote differs then with no variation, like random data does. So
+/// when `time` is applied, a second control ([`Trial::Twin`]) starts
+/// together with the first. What both change from A alike is the clock's
+/// doing, blamed on `time` (if the time trial changes it too) and on no
+/// other variation; what they change differently is inherent. A clock read
+/// a second or more into the build may still tick between the two
+/// controls; that difference then counts as inherent, as before.
 fn find_culprits(
     search: &Search<'_>,
     ctl: &Control<'_>,
@@ -517,7 +566,13 @@ fn find_culprits(
 ) -> Result<Culprits, String> {
     let started = std::time::Instant::now();
     let breaking = b.status != BuildStatus::Ok;
+    let twin = !breaking && search.applied.contains(&Variation::Time);
     let mut queue: std::collections::VecDeque<Trial> = [Trial::Alone(None)].into();
+    if twin {
+        // Second in the queue: the next worker takes it at once (there are
+        // at least two), and `pair` makes both builds start together.
+        queue.push_back(Trial::Twin);
+    }
     if search.sde_pair {
         queue.extend([Trial::SdeA, Trial::SdeB]);
     }
@@ -532,8 +587,9 @@ fn find_culprits(
         .max(2);
     let state = std::sync::Mutex::new((queue, BTreeMap::<Trial, Seen>::new()));
     let stop = std::sync::atomic::AtomicBool::new(false);
+    let pair = std::sync::Barrier::new(2);
     let explained = |seen: &BTreeMap<Trial, Seen>| -> bool {
-        if !seen.contains_key(&Trial::Alone(None)) {
+        if !seen.contains_key(&Trial::Alone(None)) || (twin && !seen.contains_key(&Trial::Twin)) {
             return false;
         }
         if breaking {
@@ -541,9 +597,15 @@ fn find_culprits(
                 .iter()
                 .any(|(t, r)| matches!((t, r), (Trial::Alone(Some(_)), Seen::Broke(_))));
         }
+        // What the clock wrote waits for the time trial, the only one
+        // that may take the blame for it.
+        let clock = clock_keys(seen);
         targets.iter().all(|k| {
+            if clock.contains(k) {
+                return seen.contains_key(&Trial::Alone(Some(Variation::Time)));
+            }
             seen.values()
-                .any(|r| matches!(r, Seen::Changed(c) if c.contains(k)))
+                .any(|r| matches!(r, Seen::Changed(c) if c.contains_key(k)))
         })
     };
     let errors = std::sync::Mutex::new(Vec::<String>::new());
@@ -555,7 +617,8 @@ fn find_culprits(
                         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                         let stopping = stop.load(std::sync::atomic::Ordering::Relaxed);
                         // Once explained, only the SOURCE_DATE_EPOCH pair
-                        // (a separate question) still runs.
+                        // (a separate question) still runs; and the twin
+                        // control, which its partner waits for.
                         let pos =
                             st.0.iter()
                                 .position(|t| !stopping || !matches!(t, Trial::Alone(_)));
@@ -570,7 +633,7 @@ fn find_culprits(
                         stop.store(true, std::sync::atomic::Ordering::Relaxed);
                         return;
                     }
-                    match run_trial(search, ctl, trial) {
+                    match run_trial(search, ctl, trial, twin.then_some(&pair)) {
                         Ok(Seen::OutOfTime) => {
                             let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                             st.0.push_front(trial);
@@ -637,27 +700,39 @@ fn find_culprits(
             cost,
         });
     }
-    let changed = |v: Option<Variation>| -> Option<&BTreeSet<Key>> {
-        match alone(v) {
-            Some(Seen::Changed(c)) if !c.is_empty() => Some(c),
-            _ => None,
-        }
-    };
     // A trial that broke changes everything it could: all the differences.
-    let broke_all: BTreeSet<Key> = targets.clone();
-    let keys_for = |v: Option<Variation>| -> Option<&BTreeSet<Key>> {
-        match alone(v) {
-            Some(Seen::Broke(_)) => Some(&broke_all),
-            _ => changed(v),
-        }
-    };
-    let noise: BTreeSet<Key> = keys_for(None).cloned().unwrap_or_default();
+    let changes: BTreeMap<Trial, BTreeSet<Key>> = seen
+        .iter()
+        .filter_map(|(t, r)| match r {
+            Seen::Broke(_) => Some((*t, targets.clone())),
+            Seen::Changed(c) if !c.is_empty() => Some((*t, c.keys().cloned().collect())),
+            _ => None,
+        })
+        .collect();
+    let keys_for = |v: Option<Variation>| changes.get(&Trial::Alone(v));
+    let time_keys = keys_for(Some(Variation::Time));
+    // What the clock wrote, and the time trial changes too; what it does
+    // not change stays unexplained: inherent.
+    let clock: BTreeSet<Key> = clock_keys(&seen)
+        .into_iter()
+        .filter(|k| time_keys.is_some_and(|t| t.contains(k)))
+        .collect();
+    let noise: BTreeSet<Key> = [Trial::Alone(None), Trial::Twin]
+        .iter()
+        .filter_map(|t| changes.get(t))
+        .flatten()
+        .filter(|k| !clock.contains(*k))
+        .cloned()
+        .collect();
     let inherent = !noise.is_empty();
+    // With inherent noise, a variation counts only where it changes
+    // something the noise alone does not; the clock's keys count for
+    // `time` alone.
+    let counts =
+        |v: Variation, k: &Key| !noise.contains(k) && (v == Variation::Time || !clock.contains(k));
     let mut culprits = Vec::new();
     for v in search.applied {
-        // With inherent noise, a variation counts only where it changes
-        // something the noise alone does not.
-        if keys_for(Some(*v)).is_some_and(|keys| keys.iter().any(|k| !noise.contains(k))) {
+        if keys_for(Some(*v)).is_some_and(|keys| keys.iter().any(|k| counts(*v, k))) {
             culprits.push(v.name().to_string());
         }
     }
@@ -666,7 +741,7 @@ fn find_culprits(
             .applied
             .iter()
             .filter(|v| culprits.iter().any(|c| c == v.name()))
-            .filter(|v| keys_for(Some(**v)).is_some_and(|keys| keys.contains(k)))
+            .filter(|v| keys_for(Some(**v)).is_some_and(|keys| keys.contains(k)) && counts(**v, k))
             .map(|v| v.name().to_string())
             .collect()
     };
@@ -715,6 +790,19 @@ fn find_culprits(
     })
 }
 
+/// The keys both control trials changed from build A alike: they ran at
+/// one moment, A earlier, so this is what a clock wrote, not random data.
+fn clock_keys(seen: &BTreeMap<Trial, Seen>) -> BTreeSet<Key> {
+    match (seen.get(&Trial::Alone(None)), seen.get(&Trial::Twin)) {
+        (Some(Seen::Changed(x)), Some(Seen::Changed(y))) => x
+            .iter()
+            .filter(|(k, d)| y.get(*k) == Some(*d))
+            .map(|(k, _)| k.clone())
+            .collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
 /// Known advice for variations that break build B.
 fn breaking_hints(
     culprits: &[String],
@@ -748,9 +836,17 @@ fn breaking_hints(
 }
 
 /// Run one trial of the search and see what it changed; its trees are
-/// removed before it returns.
-fn run_trial(search: &Search<'_>, ctl: &Control<'_>, trial: Trial) -> Result<Seen, String> {
+/// removed before it returns. The two controls meet at `pair`, when given,
+/// so that their builds start together, at the turn of a second (which
+/// costs the search half a second on average).
+fn run_trial(
+    search: &Search<'_>,
+    ctl: &Control<'_>,
+    trial: Trial,
+    pair: Option<&std::sync::Barrier>,
+) -> Result<Seen, String> {
     let (set, name): (BTreeSet<Variation>, String) = match trial {
+        Trial::Twin => (BTreeSet::new(), "twin".into()),
         Trial::Alone(v) => (
             v.iter().copied().collect(),
             format!("alone-{}", v.map_or("none", |v| v.name())),
@@ -766,7 +862,7 @@ fn run_trial(search: &Search<'_>, ctl: &Control<'_>, trial: Trial) -> Result<See
             };
             &sde_input
         }
-        Trial::Alone(_) => search.input,
+        Trial::Alone(_) | Trial::Twin => search.input,
     };
     let p = plan::plan(
         input,
@@ -778,6 +874,18 @@ fn run_trial(search: &Search<'_>, ctl: &Control<'_>, trial: Trial) -> Result<See
         Trial::SdeA => (&p.a, &p.values_a),
         _ => (&p.b, &p.values_b),
     };
+    if let (Some(pair), Trial::Alone(None) | Trial::Twin) = (pair, trial) {
+        // Each sleeps to the next second and waits for the other, so both
+        // start just past one second's turn (the later, if they differ):
+        // what the clock writes early in a build lands in one second.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        std::thread::sleep(Duration::from_nanos(
+            1_000_000_000 - u64::from(now.subsec_nanos()),
+        ));
+        pair.wait();
+    }
     // A trial started late (after others, for a slot) that times out was
     // cut by the search's deadline, not slowed by its variation: no answer.
     let full_time =
@@ -788,8 +896,10 @@ fn run_trial(search: &Search<'_>, ctl: &Control<'_>, trial: Trial) -> Result<See
         return Ok(Seen::OutOfTime);
     }
     let seen = match (trial, b.status) {
-        (Trial::Alone(_), BuildStatus::Ok) => changed_keys(ctl, &b).map(Seen::Changed),
-        (Trial::Alone(_), st) => Ok(Seen::Broke(st)),
+        (Trial::Alone(_) | Trial::Twin, BuildStatus::Ok) => {
+            changed_keys(ctl, &b).map(Seen::Changed)
+        }
+        (Trial::Alone(_) | Trial::Twin, st) => Ok(Seen::Broke(st)),
         (_, BuildStatus::Ok) => Ok(Seen::Built(
             b.hash.as_ref().map(|h| h.sri.clone()),
             match &ctl.modes {

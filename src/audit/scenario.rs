@@ -110,6 +110,16 @@ pub(crate) fn audit(s: &Scenario, display: &Path, text: &str) -> ScenarioAudit {
                 // `read_text` refuses a fifo or an oversized file unread.
                 if let Ok(src) = inputs::read_text(&file, &file) {
                     fetches.merge(nix::audit(&src).fetches);
+                    // What it imports by a relative path inside the scenario
+                    // directory (a package set such as mini-nixpkgs) does its
+                    // fetching for it.
+                    let base = file.parent().unwrap_or(&s.dir);
+                    let imported: Vec<PathBuf> = nix::relative_paths(&src)
+                        .iter()
+                        .filter_map(|p| base.join(p).canonicalize().ok())
+                        .filter(|p| p.starts_with(&s.dir) && *p != file)
+                        .collect();
+                    fetches.merge(nix_fetches(&imported));
                 }
                 out.follow.push(Job {
                     display: show(&file),
@@ -190,6 +200,38 @@ pub(crate) fn audit(s: &Scenario, display: &Path, text: &str) -> ScenarioAudit {
         ));
     }
     out
+}
+
+/// The fetches of the .nix files at `paths` (files, or directories searched
+/// recursively), each file counted once.
+fn nix_fetches(paths: &[PathBuf]) -> Fetches {
+    let mut jobs = Vec::new();
+    let (mut problems, mut seen) = (Vec::new(), HashSet::new());
+    for p in paths {
+        if p.is_dir() {
+            inputs::walk(p, &mut jobs, &mut problems, &mut seen);
+        } else if inputs::kind_of(p) == Some(Kind::Nix) {
+            jobs.push(Job {
+                path: p.clone(),
+                display: p.clone(),
+                kind: Kind::Nix,
+            });
+        }
+    }
+    let mut files: Vec<PathBuf> = jobs
+        .into_iter()
+        .filter(|j| j.kind == Kind::Nix)
+        .map(|j| j.path)
+        .collect();
+    files.sort();
+    files.dedup();
+    let mut fetches = Fetches::default();
+    for f in files {
+        if let Ok(src) = inputs::read_text(&f, &f) {
+            fetches.merge(nix::audit(&src).fetches);
+        }
+    }
+    fetches
 }
 
 /// The file a pip `-r`/`-c` argument names, if it is a file under the

@@ -4,6 +4,7 @@
 //! probes to make afterwards; it never judges the result.
 
 pub mod nix;
+pub mod requires;
 pub mod shell;
 
 use crate::sandbox::plan::BuildCommand;
@@ -18,8 +19,12 @@ pub enum Prepared {
 }
 
 /// Prepare the build of `s` with its provider. With `require`, a provider
-/// whose tools are missing fails the scenario instead of skipping it.
+/// whose tools are missing fails the scenario instead of skipping it; an
+/// unreachable `requires.network` endpoint skips it even then.
 pub fn prepare(s: &Scenario, require: bool) -> Prepared {
+    if let Some(reason) = requires::unmet(s) {
+        return Prepared::Skip(reason);
+    }
     let p = match &s.provider {
         Provider::Shell => Prepared::Ready(Box::new(shell::command(s))),
         Provider::Nix(spec) => nix::prepare(s, spec),

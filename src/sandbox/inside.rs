@@ -13,6 +13,10 @@
 //! 1 dies with this process, and this process with envtwin (PDEATHSIG).
 
 use super::ids::{IdMap, userns_unavailable_hint};
+
+/// `uname -r` says 2.6.(40 + minor): linux/personality.h's UNAME26 (not
+/// in the libc crate).
+const UNAME26: libc::c_int = 0x0020000;
 use super::{PROBE_EXE, SandboxResult, SandboxSpec, lifetime, mounts};
 use crate::probe::{self, Captured};
 use nix::sched::{CloneFlags, unshare};
@@ -518,8 +522,16 @@ fn become_build(spec: &SandboxSpec) -> Result<(), String> {
             }
             libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
         }
+        // One personality call: it sets the flags, it does not add them.
+        let mut persona = 0;
         if spec.no_aslr {
-            libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
+            persona |= libc::ADDR_NO_RANDOMIZE;
+        }
+        if spec.uname26 {
+            persona |= UNAME26;
+        }
+        if persona != 0 {
+            libc::personality(persona as libc::c_ulong);
         }
         libc::umask(spec.umask as libc::mode_t);
     }

@@ -27,6 +27,8 @@ pub const RUN_PREFIX: &str = "envtwin-run-";
 /// sweep of a later run leaves them alone).
 pub const KEPT_PREFIX: &str = "envtwin-kept-";
 const LOCK: &str = ".lock";
+/// A run dir before its lock is taken; swept only when old.
+const UNBORN_PREFIX: &str = ".envtwin-unborn-";
 /// A run dir with no lock file yet is being born; it is stale only once
 /// older than this.
 const UNBORN_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -123,26 +125,37 @@ impl RunDir {
     /// Sweep the stale run dirs of `workdir`, then make and lock our own.
     pub fn create(workdir: &Path) -> Result<RunDir, String> {
         sweep(workdir);
-        let dir = tempfile::Builder::new()
-            .prefix(RUN_PREFIX)
+        let cannot = |e: std::io::Error| {
+            format!(
+                "cannot create a run directory in {}: {e}",
+                workdir.display()
+            )
+        };
+        // Made and locked under a name the sweep ignores, then renamed
+        // (the lock stays on the inode): a concurrent run's sweep never
+        // sees our dir unlocked, nor holds its probe lock as we take ours.
+        let unborn = tempfile::Builder::new()
+            .prefix(UNBORN_PREFIX)
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(workdir)
-            .map_err(|e| {
-                format!(
-                    "cannot create a run directory in {}: {e}",
-                    workdir.display()
-                )
-            })?
+            .map_err(cannot)?
             .keep();
-        let lock = std::fs::File::create(dir.join(LOCK))
-            .map_err(|e| format!("{}: {e}", dir.join(LOCK).display()))?;
+        let lock = std::fs::File::create(unborn.join(LOCK))
+            .map_err(|e| format!("{}: {e}", unborn.join(LOCK).display()))?;
         // SAFETY: flock on an fd we own.
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return Err(format!(
-                "cannot lock {}: {}",
-                dir.display(),
-                std::io::Error::last_os_error()
-            ));
+            let e = std::io::Error::last_os_error();
+            let _ = std::fs::remove_dir_all(&unborn);
+            return Err(format!("cannot lock {}: {e}", unborn.display()));
+        }
+        let name = unborn
+            .file_name()
+            .map(|n| n.to_string_lossy().replacen(UNBORN_PREFIX, RUN_PREFIX, 1))
+            .unwrap_or_else(|| RUN_PREFIX.to_string());
+        let dir = workdir.join(name);
+        if let Err(e) = std::fs::rename(&unborn, &dir) {
+            let _ = std::fs::remove_dir_all(&unborn);
+            return Err(cannot(e));
         }
         register_tree(dir.clone());
         Ok(RunDir {
@@ -174,7 +187,9 @@ pub fn sweep(workdir: &Path) -> Vec<PathBuf> {
     };
     for e in rd.flatten() {
         let name = e.file_name();
-        if !name.to_string_lossy().starts_with(RUN_PREFIX) {
+        let name = name.to_string_lossy();
+        let unborn = name.starts_with(UNBORN_PREFIX);
+        if !unborn && !name.starts_with(RUN_PREFIX) {
             continue;
         }
         let path = e.path();
@@ -184,7 +199,14 @@ pub fn sweep(workdir: &Path) -> Vec<PathBuf> {
         if !meta.is_dir() || meta.uid() != me {
             continue;
         }
-        if is_stale(&path, &meta) && remove_tree(&path).is_ok() {
+        // An unborn dir is being locked by a live run, or was left by one
+        // killed in that instant: only age tells them apart.
+        let stale = if unborn {
+            older_than_grace(&meta)
+        } else {
+            is_stale(&path, &meta)
+        };
+        if stale && remove_tree(&path).is_ok() {
             removed.push(path);
         }
     }
@@ -195,12 +217,15 @@ fn is_stale(dir: &Path, meta: &std::fs::Metadata) -> bool {
     match std::fs::File::open(dir.join(LOCK)) {
         // SAFETY: flock on an fd we own; closing it releases our probe lock.
         Ok(f) => unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 },
-        Err(_) => meta
-            .modified()
-            .ok()
-            .and_then(|m| m.elapsed().ok())
-            .is_some_and(|age| age > UNBORN_GRACE),
+        Err(_) => older_than_grace(meta),
     }
+}
+
+fn older_than_grace(meta: &std::fs::Metadata) -> bool {
+    meta.modified()
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .is_some_and(|age| age > UNBORN_GRACE)
 }
 
 /// Remove a tree that a build wrote: a build may leave directories without
@@ -269,6 +294,24 @@ mod tests {
         std::fs::create_dir(&young).unwrap();
         assert!(sweep(work.path()).is_empty());
         assert!(young.exists());
+    }
+
+    #[test]
+    fn runs_starting_together_never_sweep_or_block_each_other() {
+        // Each create sweeps: no run may remove another's fresh dir, or
+        // fail to lock its own while another's sweep probes it.
+        let work = tempfile::tempdir().unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..50 {
+                        let run = RunDir::create(work.path()).expect("create");
+                        assert!(run.path().join(LOCK).exists(), "swept while alive");
+                    }
+                });
+            }
+        });
+        assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -83,6 +83,8 @@ pub struct SandboxSpec {
     pub cpu_start: usize,
     /// Disable address space randomisation for the build.
     pub no_aslr: bool,
+    /// Report a 2.6 kernel to `uname` (the `kernel` variation).
+    pub uname26: bool,
     /// Show `$src` through disorderfs with shuffled directory order.
     pub shuffle_src: bool,
     /// The build's whole environment, in this order.

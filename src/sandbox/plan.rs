@@ -62,6 +62,9 @@ struct Settings {
     extra_path: bool,
     faketime: bool,
     no_aslr: bool,
+    /// `uname` reports a 2.6 kernel (personality UNAME26, as
+    /// `setarch --uname-2.6` and reprotest's `kernel` variation).
+    uname26: bool,
     shuffle_src: bool,
 }
 
@@ -82,6 +85,7 @@ impl Settings {
             extra_path: false,
             faketime: false,
             no_aslr: true,
+            uname26: false,
             shuffle_src: false,
         }
     }
@@ -107,6 +111,7 @@ impl Settings {
             Variation::Time => self.faketime = true,
             Variation::Fileordering => self.shuffle_src = true,
             Variation::Aslr => self.no_aslr = false,
+            Variation::Kernel => self.uname26 = true,
         }
     }
 
@@ -145,6 +150,16 @@ impl Settings {
             }
             .into(),
             Variation::Aslr => if self.no_aslr { "off" } else { "on" }.into(),
+            Variation::Kernel => {
+                let release = nix::sys::utsname::uname()
+                    .map(|u| u.release().to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if self.uname26 {
+                    format!("2.6.x, from {release} (UNAME26)")
+                } else {
+                    release
+                }
+            }
         }
     }
 
@@ -498,6 +513,7 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
         cpus: s.cpus,
         cpu_start: NEXT_CPU.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         no_aslr: s.no_aslr,
+        uname26: s.uname26,
         shuffle_src: s.shuffle_src,
         env,
         network: input.network,

@@ -19,11 +19,12 @@ pub enum Variation {
     Time,
     Fileordering,
     Aslr,
+    Kernel,
 }
 
 impl Variation {
     /// Every variation, in the order of SPEC §4.
-    pub const ALL: [Variation; 13] = [
+    pub const ALL: [Variation; 14] = [
         Variation::Hostname,
         Variation::Umask,
         Variation::Locale,
@@ -37,6 +38,7 @@ impl Variation {
         Variation::Time,
         Variation::Fileordering,
         Variation::Aslr,
+        Variation::Kernel,
     ];
 
     /// The name used in scenario files, on the command line and in reports.
@@ -55,6 +57,7 @@ impl Variation {
             Variation::Time => "time",
             Variation::Fileordering => "fileordering",
             Variation::Aslr => "aslr",
+            Variation::Kernel => "kernel",
         }
     }
 

@@ -54,6 +54,11 @@ pub struct Scenario {
     /// Variations for build B as the scenario asks; `None` means all supported.
     pub vary: Option<Vec<Variation>>,
     pub expect: Expect,
+    /// `requires.network`: `host:port` endpoints the build downloads from.
+    /// When one does not answer, the scenario is skipped with that reason, never
+    /// failed: an unreachable registry is the machine's state, not the
+    /// environment's fault.
+    pub requires_network: Vec<String>,
 }
 
 /// How the two builds' trees are compared.

@@ -55,6 +55,8 @@ pub(crate) struct RawScenario {
     pub expect: Option<RawExpect>,
     /// `nix:`, the nix provider's block.
     pub nix: Option<RawNix>,
+    /// `requires:`, what must hold on the host for the scenario to run.
+    pub requires: Option<RawRequires>,
     /// `limits:`, per-build resource limits.
     pub limits: Option<RawLimits>,
 }
@@ -105,6 +107,14 @@ impl<'de> Deserialize<'de> for RawSize {
         }
         d.deserialize_any(V)
     }
+}
+
+/// The `requires:` block as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRequires {
+    /// `network:`, `host` or `host:port` entries that must be reachable.
+    pub network: Option<Vec<String>>,
 }
 
 /// The `expect:` block as written.
@@ -985,6 +995,7 @@ mod tests {
                         "vary",
                         "expect",
                         "nix",
+                        "requires",
                         "limits"
                     ]
                     .map(String::from)

@@ -144,8 +144,48 @@ fn the_spec_example_loads_into_exactly_this_scenario() {
                 exit: 0,
             }],
         },
+        requires_network: vec![],
     };
     assert_eq!(scenarios, vec![expected]);
+}
+
+#[test]
+fn requires_network_takes_hosts_with_an_optional_port() {
+    let dir = Dir::new();
+    dir.write(
+        "r.yaml",
+        "name: r\nbuild: \"true\"\nrequires:\n  network: [files.pythonhosted.org, 127.0.0.1:8080]\n",
+    );
+    let scenarios = load(&[dir.root().join("r.yaml")]).expect("valid");
+    assert_eq!(
+        scenarios[0].requires_network,
+        vec!["files.pythonhosted.org:443", "127.0.0.1:8080"]
+    );
+}
+
+#[test]
+fn requires_network_rejects_what_is_not_a_host() {
+    let dir = Dir::new();
+    dir.write(
+        "r.yaml",
+        "name: r\nbuild: \"true\"\nrequires:\n  network: [\"https://pypi.org/simple\", \"h:0\"]\n  disk: 1\n",
+    );
+    let errors = load(&[dir.root().join("r.yaml")]).expect_err("invalid");
+    let text: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("r.yaml:4:13: `https://pypi.org/simple` is not a host to reach")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().any(|t| t.contains("`h:0` is not a host")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("r.yaml:5:3: unknown key `disk`")),
+        "{text:#?}"
+    );
 }
 
 #[test]
@@ -430,7 +470,7 @@ fn unknown_variations_are_suggested() {
         vec![
             "[ROOT]/s.yaml:5:5: unknown variation `umsk`; did you mean `umask`?",
             "[ROOT]/s.yaml:6:5: variation `hostname` is listed twice; remove one",
-            "[ROOT]/s.yaml:7:5: unknown variation `wibble`; known variations: hostname, umask, locale, timezone, env_order, home, build_path, user, num_cpus, exec_path, time, fileordering, aslr",
+            "[ROOT]/s.yaml:7:5: unknown variation `wibble`; known variations: hostname, umask, locale, timezone, env_order, home, build_path, user, num_cpus, exec_path, time, fileordering, aslr, kernel",
         ]
     );
 }
@@ -580,7 +620,7 @@ fn parse_and_semantic_problems_of_one_file_come_sorted_by_position() {
     assert_eq!(
         errors("name: x\nbuild: b\njunk: 1\nvary: [umsk]\nout: rel\nexpect:\n  junk: 2\n"),
         vec![
-            "[ROOT]/s.yaml:3:1: unknown key `junk`; known keys: name, description, provider, out, src, build, path, timeout, network, host_paths, source_date_epoch, compare, vary, expect, nix, limits",
+            "[ROOT]/s.yaml:3:1: unknown key `junk`; known keys: name, description, provider, out, src, build, path, timeout, network, host_paths, source_date_epoch, compare, vary, expect, nix, requires, limits",
             "[ROOT]/s.yaml:4:8: unknown variation `umsk`; did you mean `umask`?",
             "[ROOT]/s.yaml:5:6: `out` must be an absolute path (the same in both sandboxes), found `rel`; e.g. `/envtwin/out`",
             "[ROOT]/s.yaml:7:3: unknown key `junk` in `expect`; known keys: reproducible, build, hash, which, missing, path_contains, path_excludes, run",

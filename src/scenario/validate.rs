@@ -297,6 +297,10 @@ pub(crate) fn validate(
 
     let limits = check_limits(&mut c, raw.limits.unwrap_or_default());
     let host_paths = check_host_paths(&mut c, raw.host_paths.unwrap_or_default());
+    let requires_network = check_requires_network(
+        &mut c,
+        raw.requires.and_then(|r| r.network).unwrap_or_default(),
+    );
     let vary = raw.vary.map(|names| check_vary(&mut c, &names));
     let expect = check_expect(&mut c, raw.expect.unwrap_or_default(), &out);
 
@@ -319,6 +323,7 @@ pub(crate) fn validate(
                 compare,
                 vary,
                 expect,
+                requires_network,
             })
         }
         _ => Err(c.diagnostics),
@@ -576,6 +581,34 @@ fn check_host_paths(c: &mut Checker, given: Vec<String>) -> Vec<PathBuf> {
         }
     }
     paths
+}
+
+/// `requires.network`: `host` or `host:port` (default port 443), a DNS name
+/// or an IP address; returned as `host:port`.
+fn check_requires_network(c: &mut Checker, given: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(given.len());
+    for (i, raw) in given.iter().enumerate() {
+        let at = with(&p(&["requires", "network"]), Seg::Index(i));
+        let (host, port) = match raw.rsplit_once(':') {
+            Some((h, port)) => (h, port.parse::<u16>().ok().filter(|p| *p > 0)),
+            None => (raw.as_str(), Some(443)),
+        };
+        let host_ok = !host.is_empty()
+            && host
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '.' || ch == '-');
+        match (host_ok, port) {
+            (true, Some(port)) => out.push(format!("{host}:{port}")),
+            _ => c.value(
+                &at,
+                format!(
+                    "`{raw}` is not a host to reach: write `host` or `host:port` (port 1-65535, default 443), \
+                     e.g. `files.pythonhosted.org` or `registry.npmjs.org:443`"
+                ),
+            ),
+        }
+    }
+    out
 }
 
 fn check_build(c: &mut Checker, provider: &str, build: Option<&str>, has_nix: bool) -> String {

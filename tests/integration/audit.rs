@@ -134,6 +134,68 @@ fn the_shipped_scenarios_flag_the_articles_nixpkgs() {
 }
 
 #[test]
+fn the_shipped_python_environments_are_pinned_through_their_imports() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The nix scenarios fetch through mini-nixpkgs, imported by a relative
+    // path: its hashed fetchPypi calls count, so `network: true` is pinned.
+    let (code, report) = audit_json(
+        root,
+        &[
+            "--deny",
+            "warning",
+            "scenarios/nix/python-flask.yaml",
+            "scenarios/nix/python-flask-build.yaml",
+            "scenarios/nix/python-withpackages.yaml",
+            "scenarios/python-flask-venv",
+        ],
+    );
+    assert_eq!(findings(&report, ""), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn fetches_of_an_imported_package_set_count_for_network() {
+    let p = Project::new();
+    let scenario = "name: s\nprovider: nix\nnix: {file: env/default.nix}\nnetwork: true\n";
+    p.file("s.yaml", scenario);
+    p.file(
+        "env/default.nix",
+        "with import ../pkgs { }; mkShell { packages = [ tool ]; }\n",
+    );
+    p.file("pkgs/default.nix", "{ }: { tool = import ./tool.nix; }\n");
+    p.file(
+        "pkgs/tool.nix",
+        "fetchurl { url = \"https://x.org/t.whl\"; sha256 = \"00\"; }\n",
+    );
+    let (code, report) = audit_json(p.path(), &["--deny", "warning", "s.yaml"]);
+    assert_eq!(findings(&report, ""), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, 0);
+
+    // The same package set fetching without a hash: network is unpinned.
+    p.file(
+        "pkgs/tool.nix",
+        "fetchurl { url = \"https://x.org/t.whl\"; }\n",
+    );
+    let (_, report) = audit_json(p.path(), &["s.yaml"]);
+    let rules = findings(&report, "");
+    assert!(
+        rules.contains(&"s.yaml:4:10 network-unpinned".to_owned()),
+        "{rules:?}"
+    );
+    let message = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "network-unpinned")
+        .and_then(|f| f["message"].as_str())
+        .expect("message");
+    assert!(
+        message.contains("none of its 1 download is pinned"),
+        "{message}"
+    );
+}
+
+#[test]
 fn human_output_exit_codes_and_deny_warning() {
     let p = Project::new();
     p.file("clean/requirements.txt", "flask==3.0.0 --hash=sha256:aa\n");

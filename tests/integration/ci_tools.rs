@@ -134,7 +134,9 @@ fn progress_shows_on_a_terminal_only() {
         let mut c = std::process::Command::new("script");
         c.args(["-qec", &format!("{} run .", bin.display()), "/dev/null"])
             .current_dir(p.path())
-            .env("ENVTWIN_WORKDIR", p.tmp.path());
+            .env("ENVTWIN_WORKDIR", p.tmp.path())
+            // A terminal has a TERM; CI runners and `env -i` may not.
+            .env("TERM", "xterm");
         if no_color {
             c.env("NO_COLOR", "1");
         } else {

@@ -171,6 +171,61 @@ fn ctrl_c_stops_the_sandboxes_and_removes_the_trees() {
     );
 }
 
+#[test]
+fn a_killed_envtwin_leaves_no_build_running_and_the_next_run_sweeps_its_trees() {
+    let p = Project::new();
+    let marker = format!("889{}.5", std::process::id());
+    p.file(
+        "s.yaml",
+        &format!("name: long\nbuild: |\n  mkdir -p \"$out\"\n  sleep {marker}\n"),
+    );
+    let mut child = p
+        .std_cmd(&["run", "s.yaml"])
+        .env("ENVTWIN_WORKDIR", p.tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut started = false;
+    for _ in 0..400 {
+        if processes_with(&marker).len() >= 2 {
+            started = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(started, "both builds should be running");
+    // SIGKILL: no handler runs; only the kernel's parent-death signals
+    // and the next run's sweep can clean up.
+    nix_kill(child.id(), 9);
+    child.wait().expect("wait");
+    let mut gone = false;
+    for _ in 0..80 {
+        if processes_with(&marker).is_empty() {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(gone, "builds outlived a killed envtwin by 2 s");
+    assert!(
+        !p.leftovers().is_empty(),
+        "a killed envtwin cannot remove its trees; the next run must"
+    );
+    p.file("ok.yaml", "name: ok\nbuild: mkdir -p \"$out\"\n");
+    let out = p
+        .cmd(&["run", "ok.yaml"])
+        .env("ENVTWIN_WORKDIR", p.tmp.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        p.leftovers().is_empty(),
+        "the next run left the killed run's trees: {:?}",
+        p.leftovers()
+    );
+}
+
 fn libc_sigint() -> i32 {
     2
 }

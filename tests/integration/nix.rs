@@ -242,7 +242,8 @@ fn hash_of_a_store_path_equals_nix_store_query_hash() {
         bin = bin.display()
     );
     let out = std::process::Command::new("unshare")
-        .args(["-m", "sh", "-c", &script])
+        // A user namespace too, so that an ordinary user may mount.
+        .args(["-Urm", "sh", "-c", &script])
         .env("NIX_CONFIG", "build-users-group =\nsandbox = false\n")
         .output()
         .expect("unshare");

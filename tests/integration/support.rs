@@ -79,6 +79,14 @@ pub fn json_output(out: &std::process::Output) -> (i32, serde_json::Value) {
             String::from_utf8_lossy(&out.stderr)
         )
     });
+    if code == 3 {
+        // A harness error is rarely what a test expects: keep its reason in
+        // the failing test's output.
+        eprintln!(
+            "envtwin exited 3\nstderr: {}\nreport: {json:#}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     (code, json)
 }
 

@@ -154,9 +154,170 @@ fn the_shipped_scenarios_pass() {
             "{name}"
         );
     }
+    python_environments(&report);
     let hello = &scenario(&report, "nix-article-env")["builds"]["a"];
     assert_eq!(hello["path"][0], "/envtwin/shell");
     assert!(hello["which"]["gcc"].is_null() && hello["which"]["python3"].is_null());
     assert_eq!(hello["which"]["todo"]["inside"], true);
+    assert!(p.leftovers().is_empty());
+}
+
+/// The article's own environment (issue 15): python3 and Flask through
+/// nix-shell and nix-build in private stores, and the same as a venv. With
+/// the registry unreachable they are skipped, with that reason, and pass CI.
+fn python_environments(report: &serde_json::Value) {
+    let names = [
+        "nix-python-flask",
+        "nix-python-flask-build",
+        "nix-python-withpackages",
+        "venv-python-flask",
+    ];
+    for name in names {
+        let s = scenario(report, name);
+        if s["verdict"] == "skipped" {
+            let reason = s["reason"].as_str().expect("reason");
+            assert!(reason.starts_with("network unreachable: "), "{reason}");
+            eprintln!("{name} skipped: {reason}");
+            continue;
+        }
+        assert_eq!(s["verdict"], "pass", "{name}: {s:#}");
+        assert_eq!(s["reproducible"], true, "{name}");
+        let (a, b) = (&s["builds"]["a"], &s["builds"]["b"]);
+        assert_eq!(a["hash"], b["hash"], "{name}");
+        assert!(a["which"]["gcc"].is_null(), "{name}");
+        for cmd in ["python3", "flask"] {
+            let w = &a["which"][cmd];
+            let resolved = w["resolved"].as_str().expect("resolved");
+            // Everything of a Nix environment is inside it; a venv's
+            // python3 is a link to the host's interpreter.
+            let inside = name.starts_with("nix-") || cmd == "flask";
+            assert_eq!(w["inside"], inside, "{name} {cmd}: {w}");
+            if name.starts_with("nix-") {
+                assert!(
+                    resolved.starts_with("/nix/store/"),
+                    "{name} {cmd}: {resolved}"
+                );
+            }
+        }
+        assert!(
+            s["checks"]
+                .as_array()
+                .expect("checks")
+                .iter()
+                .filter(|c| c["check"] == "run")
+                .all(|c| c["passed"] == true),
+            "{name}"
+        );
+    }
+    // In nix-shell the interpreter is the store's relocated python3 and
+    // flask the store's package; in the venv python3 is the host's.
+    let shell = &scenario(report, "nix-python-flask");
+    if shell["verdict"] == "pass" {
+        let w = &shell["builds"]["a"]["which"];
+        let py = w["python3"]["resolved"].as_str().expect("python3");
+        assert!(py.ends_with("-python3-3.11/bin/python3.11"), "{py}");
+        let flask = w["flask"]["resolved"].as_str().expect("flask");
+        assert!(
+            flask.ends_with("-python3.11-flask-3.1.3/bin/flask"),
+            "{flask}"
+        );
+        let path = shell["builds"]["a"]["path"].as_array().expect("path");
+        assert!(
+            path.iter()
+                .skip(1)
+                .all(|e| e.as_str().is_some_and(|e| e.starts_with("/nix/store/"))),
+            "{path:?}"
+        );
+    }
+    // python3.withPackages and the article's buildEnv hold the same
+    // closure: python3, Flask and its six dependencies.
+    let (env, with) = (
+        &scenario(report, "nix-python-flask-build"),
+        &scenario(report, "nix-python-withpackages"),
+    );
+    if env["verdict"] == "pass" && with["verdict"] == "pass" {
+        assert_eq!(env["builds"]["a"]["files"], with["builds"]["a"]["files"]);
+        assert_eq!(
+            env["builds"]["a"]["which"]["python3"]["resolved"],
+            with["builds"]["a"]["which"]["python3"]["resolved"]
+        );
+    }
+    let venv = &scenario(report, "venv-python-flask");
+    if venv["verdict"] == "pass" {
+        let py = venv["builds"]["a"]["which"]["python3"]["resolved"]
+            .as_str()
+            .expect("python3");
+        assert!(py.starts_with("/usr/bin/python3"), "{py}");
+    }
+}
+
+#[test]
+fn an_unreachable_registry_skips_even_in_ci() {
+    let p = Project::new();
+    // A port nothing listens on: bound, then closed.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    p.file(
+        "s.yaml",
+        &format!(
+            "name: needs-registry\nnetwork: true\nrequires:\n  network: [127.0.0.1:{closed}]\nbuild: \"exit 1\"\n"
+        ),
+    );
+    let out = p
+        .cmd(&["run", "--format", "json", "--require-providers", "s.yaml"])
+        .env("CI", "true")
+        .output()
+        .expect("run");
+    let (code, report) = crate::support::json_output(&out);
+    assert_eq!(code, 0, "{report:#}");
+    let s = scenario(&report, "needs-registry");
+    assert_eq!(s["verdict"], "skipped");
+    let reason = s["reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with(&format!(
+            "network unreachable: 127.0.0.1:{closed} (127.0.0.1:{closed}: Connection refused"
+        )),
+        "{reason}"
+    );
+    assert!(
+        s["builds"].is_null() || s["builds"]["a"].is_null(),
+        "nothing was built: {s:#}"
+    );
+}
+
+#[test]
+fn the_python_scenarios_skip_in_a_machine_without_network() {
+    // A fresh network namespace has no route and no resolver answer: the
+    // shipped scenarios that download are skipped, nothing is built.
+    if !crate::support::is_root() || !require_tool("unshare") {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let p = Project::new();
+    let out = std::process::Command::new("unshare")
+        .arg("-n")
+        .arg(assert_cmd::cargo::cargo_bin("envtwin"))
+        .args(["run", "--format", "json"])
+        .arg(root.join("scenarios/nix/python-flask.yaml"))
+        .arg(root.join("scenarios/nix/python-flask-build.yaml"))
+        .arg(root.join("scenarios/nix/python-withpackages.yaml"))
+        .arg(root.join("scenarios/python-flask-venv"))
+        .env("TMPDIR", p.tmp.path())
+        .env("CI", "true")
+        .output()
+        .expect("unshare");
+    let (code, report) = crate::support::json_output(&out);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["skipped"], 4, "{report:#}");
+    for s in report["scenarios"].as_array().expect("scenarios") {
+        let reason = s["reason"].as_str().expect("reason");
+        assert!(reason.starts_with("network unreachable: "), "{reason}");
+        assert!(
+            reason.contains("files.pythonhosted.org:443") || reason.contains("pypi.org:443"),
+            "{reason}"
+        );
+    }
     assert!(p.leftovers().is_empty());
 }

@@ -2,7 +2,7 @@
 //! honesty, a failing build B explained, culprits per archive member,
 //! strict mode comparison, binary hints and time-dependent output.
 
-use crate::support::{Project, scenario};
+use crate::support::{Project, require_tool, scenario};
 use serde_json::json;
 
 #[test]
@@ -181,8 +181,7 @@ const HANGS_UNDER_FAKETIME: &str = "name: clock-bound\ntimeout: 3\nvary: [time, 
 
 #[test]
 fn a_recipe_that_hangs_under_libfaketime_names_time_with_the_known_hint() {
-    if !std::path::Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1").exists() {
-        eprintln!("skipping: libfaketime not installed");
+    if !faketime_installed() {
         return;
     }
     let p = Project::new();
@@ -416,11 +415,9 @@ build: |
 "#;
 
 fn faketime_installed() -> bool {
-    let ok = std::path::Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1").exists();
-    if !ok {
-        eprintln!("skipping: libfaketime not installed");
-    }
-    ok
+    // The `faketime` command and the library come in one package.
+    require_tool("faketime")
+        && std::path::Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1").exists()
 }
 
 #[test]
@@ -455,6 +452,139 @@ fn source_mtimes_stamped_into_output_are_caught_every_time() {
             .as_str()
             .unwrap()
             .starts_with("looks like a .pyc header (source mtime)"),
+        "{s:#}"
+    );
+}
+
+/// Random bytes beside a file stamped with the clock (a new file's mtime,
+/// as `stat` reads it). The build lasts over a second after the stamp, so
+/// the control trials, which start after build A, always stamp another
+/// second: both files differ from A with no variation at all.
+const RANDOM_AND_CLOCK: &str = r#"name: random-and-clock
+vary: [time]
+build: |
+  mkdir -p "$out"
+  head -c 16 /dev/urandom > "$out/r"
+  echo x > made
+  stat -c %Y made > "$out/mtime"
+  sleep 1.1
+"#;
+
+/// Paths of `s`'s differences with their culprits and whether inherent.
+fn blame(s: &serde_json::Value) -> Vec<(String, serde_json::Value, bool)> {
+    s["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap().to_string(),
+                d["culprits"].clone(),
+                d["inherent"] == true,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn randomness_stays_inherent_while_the_clock_is_blamed_on_time() {
+    if !faketime_installed() {
+        return;
+    }
+    let p = Project::new();
+    p.file("s.yaml", RANDOM_AND_CLOCK);
+    for _ in 0..2 {
+        let (code, report) = p.run_json(&["s.yaml"]);
+        assert_eq!(code, 1);
+        let s = scenario(&report, "random-and-clock");
+        assert_eq!(s["culprits"], json!(["time"]), "{s:#}");
+        assert_eq!(s["inherent"], true, "{s:#}");
+        assert_eq!(
+            blame(s),
+            vec![
+                ("mtime".to_string(), json!(["time"]), false),
+                ("r".to_string(), serde_json::Value::Null, true),
+            ],
+            "{s:#}"
+        );
+        // No variation, twice at once, then time alone.
+        assert_eq!(s["search"]["builds"], 3, "{s:#}");
+    }
+    // Without `time` there is no second control: no variation, and
+    // hostname alone (started beside it, before the search could stop).
+    p.file(
+        "h.yaml",
+        "name: random-only\nvary: [hostname]\nbuild: |\n  mkdir -p \"$out\"\n  head -c 16 /dev/urandom > \"$out/r\"\n",
+    );
+    let (_, report) = p.run_json(&["h.yaml"]);
+    let s = scenario(&report, "random-only");
+    assert_eq!(s["inherent"], true, "{s:#}");
+    assert_eq!(s["search"]["builds"], 2, "{s:#}");
+}
+
+/// The same in a zip: a member of random bytes, and every member's time
+/// is the clock's (files made during the build); zip times count in steps
+/// of 2 s, which the build outlasts.
+const RANDOM_AND_CLOCK_ZIP: &str = r#"name: zip-clock
+vary: [time]
+build: |
+  mkdir -p "$out" pkg
+  echo 'x = 1' > pkg/a.py
+  head -c 16 /dev/urandom > pkg/RECORD
+  python3 -c 'import sys, zipfile
+  with zipfile.ZipFile(sys.argv[1], "w") as z:
+      for n in ["a.py", "RECORD"]:
+          z.write("pkg/" + n, n)
+  ' "$out/pkg.zip"
+  sleep 2.1
+"#;
+
+#[test]
+fn a_random_member_stays_inherent_while_member_times_are_blamed_on_time() {
+    if !faketime_installed() {
+        return;
+    }
+    let p = Project::new();
+    p.file("s.yaml", RANDOM_AND_CLOCK_ZIP);
+    let (code, report) = p.run_json(&["s.yaml"]);
+    assert_eq!(code, 1);
+    let s = scenario(&report, "zip-clock");
+    assert_eq!(s["culprits"], json!(["time"]), "{s:#}");
+    let d = &s["differences"][0];
+    assert_eq!(d["path"], "pkg.zip");
+    assert_eq!(d["culprits"], json!(["time"]), "{s:#}");
+    assert_eq!(d["inherent"], true, "{s:#}");
+    let members: Vec<(String, String, serde_json::Value, bool)> = d["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["member"].as_str().unwrap().to_string(),
+                m["change"].as_str().unwrap().to_string(),
+                m["culprits"].clone(),
+                m["inherent"] == true,
+            )
+        })
+        .collect();
+    let time = json!(["time"]);
+    assert_eq!(
+        members,
+        vec![
+            (
+                "pkg.zip!RECORD".into(),
+                "content".into(),
+                serde_json::Value::Null,
+                true
+            ),
+            (
+                "pkg.zip!a.py".into(),
+                "timestamp".into(),
+                time.clone(),
+                false
+            ),
+            ("pkg.zip!RECORD".into(), "timestamp".into(), time, false),
+        ],
         "{s:#}"
     );
 }

@@ -17,6 +17,7 @@ const LEAKS: &[(&str, &str, &str)] = &[
     ("env_order", "env | cut -d= -f1", "umask"),
     ("time", "date +%Y%m%d", "umask"),
     ("aslr", "head -n 1 /proc/self/maps", "umask"),
+    ("kernel", "uname -r", "umask"),
     // Last, so the scenario directory holds a dozen files to shuffle.
     ("fileordering", "ls -f \"$src\"", "umask"),
 ];

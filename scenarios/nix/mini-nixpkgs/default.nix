@@ -3,7 +3,10 @@
 # Everything is bootstrapped from one host file, the static busybox of
 # Debian's busybox-static (/usr/bin/busybox): it is copied into the store and
 # every builder below runs it, and nothing else, so a build needs no network,
-# no substituter and no host tool. Builders write no timestamps, randomness or
+# no substituter and no host tool. python3 is the one other bootstrap: the
+# host's interpreter, standard library and shared libraries, copied into the
+# store and patched to load only from there (pkgs/python3); Python packages
+# are wheels fetched by fixed-output derivations pinned by SHA-256. Builders write no timestamps, randomness or
 # readdir-order-dependent listings; Nix canonicalises mtimes and modes.
 #
 # Used as `<nixpkgs>`: `import <nixpkgs> {}` gives the package set, including
@@ -203,6 +206,19 @@ let
     };
 
     todo = pkgs.writeShellScriptBin "todo" (builtins.readFile ./pkgs/todo/todo.sh);
+
+    # fetchurl: a fixed-output derivation checked against its sha256; the
+    # only kind of derivation that may reach the network.
+    fetchurl = import ./build-support/fetchurl { inherit pkgs; };
+
+    # python3: the host's Python and standard library, relocated into the
+    # store (pkgs/python3); python3.withPackages (ps: [ ps.flask ]).
+    inherit (import ./pkgs/python3 { inherit pkgs; }) python3 patchelf;
+    python3Packages = import ./pkgs/python-modules {
+      inherit pkgs;
+      python = pkgs.python3;
+    };
+    inherit (pkgs.python3Packages) fetchPypi;
   };
 in
 pkgs

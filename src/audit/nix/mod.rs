@@ -33,6 +33,7 @@ const HASHED_FETCHERS: &[&str] = &[
     "fetchFromGitLab",
     "fetchpatch",
     "fetchTree",
+    "fetchPypi",
 ];
 
 /// Attributes that pin a fetch by content.
@@ -44,6 +45,16 @@ const WATCHED_BUILTINS: &[&str] = &["currentTime", "getEnv", "storePath", "nixPa
 /// Longest dotted name walked back to find where a finding points
 /// (`a.b.c.fetchurl`); bounds the work per token on hostile input.
 const MAX_DOTS: usize = 16;
+
+/// The relative path literals of an expression (`./x`, `../mini-nixpkgs`):
+/// what it may `import` from beside itself.
+pub(crate) fn relative_paths(src: &str) -> Vec<String> {
+    lex::lex(src)
+        .into_iter()
+        .filter(|t| t.kind == Kind::Path && (t.text.starts_with("./") || t.text.starts_with("../")))
+        .map(|t| t.text)
+        .collect()
+}
 
 /// Audit one Nix expression's text.
 pub(crate) fn audit(src: &str) -> NixAudit {

@@ -3,17 +3,43 @@
 # calls no tool before PATH is set: under `nix-shell --pure` nothing of the
 # host's PATH may count.
 
+# The inputs: nativeBuildInputs, then buildInputs, each followed by what it
+# propagates ($p/nix-support/propagated-build-inputs), each once.
+_stdenv_inputs=
+_stdenv_find() {
+    local _stdenv_q _stdenv_line
+    case " $_stdenv_inputs " in *" $1 "*) return 0 ;; esac
+    _stdenv_inputs="$_stdenv_inputs $1"
+    if [ -f "$1/nix-support/propagated-build-inputs" ]; then
+        read -r _stdenv_line < "$1/nix-support/propagated-build-inputs" || true
+        for _stdenv_q in $_stdenv_line; do _stdenv_find "$_stdenv_q"; done
+    fi
+}
+for _stdenv_p in ${nativeBuildInputs-} ${buildInputs-}; do _stdenv_find "$_stdenv_p"; done
+
 # PATH: the inputs' bin directories, in order, then the initial path
 # (coreutils, which is busybox). Nothing from the caller's PATH survives.
 PATH=
-for _stdenv_p in ${nativeBuildInputs-} ${buildInputs-} @initialPath@; do
+for _stdenv_p in $_stdenv_inputs @initialPath@; do
     case ":$PATH:" in
         *":$_stdenv_p/bin:"*) ;;
         *) if [ -d "$_stdenv_p/bin" ]; then PATH="${PATH:+$PATH:}$_stdenv_p/bin"; fi ;;
     esac
 done
-unset _stdenv_p
 export PATH
+
+# Setup hooks, as in nixpkgs: each input's nix-support/setup-hook is
+# sourced, then every hook it added to envHooks runs once per input (python3
+# adds each input's site-packages to PYTHONPATH this way).
+for _stdenv_p in $_stdenv_inputs; do
+    if [ -f "$_stdenv_p/nix-support/setup-hook" ]; then
+        . "$_stdenv_p/nix-support/setup-hook"
+    fi
+done
+for _stdenv_h in ${envHooks-}; do
+    for _stdenv_p in $_stdenv_inputs; do "$_stdenv_h" "$_stdenv_p"; done
+done
+unset _stdenv_p _stdenv_h
 SHELL=@shell@
 export SHELL
 
