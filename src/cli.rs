@@ -114,6 +114,10 @@ pub struct RunArgs {
     /// Scenarios built at the same time (each is two builds) [default: number of CPUs]
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub jobs: Option<u32>,
+    /// Sandboxed builds running at once across the whole run, culprit
+    /// searches included [default: number of CPUs, at least 2]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_builds: Option<u32>,
     /// Report format on stdout: human, json, junit (JUnit XML), markdown
     /// (for $GITHUB_STEP_SUMMARY), or html (one self-contained page).
     #[arg(long, value_enum, default_value_t = Format::Human)]

@@ -115,6 +115,9 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
         Some(dir) => {
             let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
             let existing = snapshot::preload(dir, &names).map_err(Error::Invalid)?;
+            if !names.is_empty() {
+                snapshot::check_writable(dir).map_err(Error::Harness)?;
+            }
             Some(snapshot::Settings {
                 dir: dir.clone(),
                 accept: args.accept,
@@ -134,6 +137,11 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
         .jobs
         .map(|j| j as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    sandbox::slots::set_max(
+        args.max_builds
+            .map_or_else(sandbox::slots::default_max, |n| n as usize),
+    );
+    sandbox::limits::sweep_stale_cgroups();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -369,6 +377,11 @@ fn snapshot_check(
     };
     let body = snapshot::body(&s.name, &hash.sri, probes, files);
     let check = snapshot::judge(settings, &s.name, &r.file, &body);
+    if check.message.starts_with(snapshot::CANNOT_WRITE) {
+        // The harness could not record its result: not a verdict on the scenario.
+        r.verdict = Verdict::Error;
+        r.reason = Some(check.message.clone());
+    }
     if !check.passed && r.verdict == Verdict::Pass {
         r.verdict = Verdict::Fail;
     }

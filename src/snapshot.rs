@@ -319,6 +319,32 @@ pub struct Settings {
     pub existing: BTreeMap<String, String>,
 }
 
+/// How the message of a snapshot that could not be written begins.
+pub const CANNOT_WRITE: &str = "cannot write the snapshot";
+
+/// Make sure snapshots can be written in `dir` (creating it if needed)
+/// before anything is built; the error names the directory.
+pub fn check_writable(dir: &Path) -> Result<(), String> {
+    let fail = |e: std::io::Error| {
+        format!(
+            "--snapshots {}: {CANNOT_WRITE}s there: {e}; make it writable or choose another directory",
+            dir.display()
+        )
+    };
+    // Made only when a snapshot is written: test the nearest existing
+    // directory on the way, in which it would be made.
+    let existing = dir
+        .ancestors()
+        .find(|a| a.is_dir() || a.as_os_str().is_empty())
+        .filter(|a| !a.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::Builder::new()
+        .prefix(".envtwin-write-test")
+        .tempfile_in(existing)
+        .map(drop)
+        .map_err(fail)
+}
+
 /// The `snapshot` check of one scenario's build A.
 pub fn judge(
     settings: &Settings,
@@ -343,10 +369,7 @@ pub fn judge(
     ) {
         Err(e) => check_fail(
             name,
-            &format!(
-                "cannot write the snapshot in {}: {e}",
-                settings.dir.display()
-            ),
+            &format!("{CANNOT_WRITE} in {}: {e}", settings.dir.display()),
         ),
         Ok(Outcome::Matches) => verdict(true, "the environment matches its snapshot".into()),
         Ok(Outcome::New {

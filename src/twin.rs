@@ -3,12 +3,12 @@
 
 use crate::probe::Probes;
 use crate::provider;
-use crate::sandbox::{self, lifetime, plan, variation::Variation};
+use crate::sandbox::{self, lifetime, limits, plan, variation::Variation};
 use crate::scenario::{Compare, Scenario};
 use crate::tree::{self, Difference, TreeHash};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How a build ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -37,6 +37,11 @@ pub struct BuildOutcome {
     pub store: Option<(PathBuf, BTreeMap<String, String>)>,
     /// Per-file manifest, when asked for (`TwinOptions::want_manifest`).
     pub manifest: Option<tree::Manifest>,
+    /// Each limit of the build, with how it was enforced, e.g. `memory` ->
+    /// `4 GiB (cgroup v1)`.
+    pub limits: BTreeMap<String, String>,
+    /// Bytes of build output dropped by `limits.log`.
+    pub log_dropped: u64,
     /// SOURCE_DATE_EPOCH this build had; `None`: not set.
     pub source_date_epoch: Option<i64>,
 }
@@ -57,6 +62,43 @@ pub struct TwinOutcome {
     pub kept: Option<PathBuf>,
     /// Which variations cause the difference or break build B, when searched.
     pub culprits: Option<Culprits>,
+    /// What the scenario's deadline cut short (listing the differences,
+    /// the culprit search), if anything.
+    pub cut_short: Option<String>,
+}
+
+/// The deadline of a scenario's twin builds with their hashing and
+/// diffing, or of its culprit search: each ends by `at`.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub at: Instant,
+    /// The scenario's `timeout`, for messages.
+    pub timeout: Duration,
+}
+
+impl Deadline {
+    /// A deadline `timeout` from now.
+    pub fn after(timeout: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    fn left(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    fn passed(&self) -> bool {
+        Instant::now() >= self.at
+    }
+
+    fn cut(&self, what: &str) -> String {
+        format!(
+            "{what}: the scenario's timeout ({} s) ran out; raise `timeout` to see more",
+            self.timeout.as_secs()
+        )
+    }
 }
 
 /// The answer of the culprit search: rebuild B with each variation alone,
@@ -216,6 +258,7 @@ fn build_in(
         source_date_epoch: s.source_date_epoch,
         host_paths: &s.host_paths,
         command,
+        limits: s.limits,
     };
     let p = plan::plan(
         &input,
@@ -223,20 +266,25 @@ fn build_in(
         dir.join("a"),
         dir.join("b"),
     );
-    let timeout = s.timeout;
+    let deadline = Deadline::after(s.timeout);
     let (a, b) = std::thread::scope(|scope| {
-        let ha = scope.spawn(|| one(&p.a, &p.values_a, timeout, command.hash));
-        let hb = scope.spawn(|| one(&p.b, &p.values_b, timeout, command.hash));
+        let ha = scope.spawn(|| one(&p.a, &p.values_a, deadline, command.hash));
+        let hb = scope.spawn(|| one(&p.b, &p.values_b, deadline, command.hash));
         (join(ha), join(hb))
     });
     let (mut a, b) = (a?, b?);
-    if opts.want_manifest && a.status == BuildStatus::Ok {
+    let hashes_differ = matches!((&a.hash, &b.hash), (Some(x), Some(y)) if x.sri != y.sri);
+    // Past the deadline nothing is diffed: a listing cut short, maybe in
+    // the middle of a huge tree, would mislead.
+    let in_time = !deadline.passed();
+    let cut_short =
+        (!in_time && hashes_differ).then(|| deadline.cut("the differences are not listed"));
+    if opts.want_manifest && a.status == BuildStatus::Ok && in_time {
         a.manifest = Some(build_manifest(&a)?);
     }
-    let both_ok = a.status == BuildStatus::Ok && b.status == BuildStatus::Ok;
-    let hashes_differ = matches!((&a.hash, &b.hash), (Some(x), Some(y)) if x.sri != y.sri);
+    let both_ok = a.status == BuildStatus::Ok && b.status == BuildStatus::Ok && in_time;
     let mut differences = match (&a.store, &b.store) {
-        _ if !hashes_differ => Vec::new(),
+        _ if !hashes_differ || !in_time => Vec::new(),
         (Some((sa, ca)), Some((sb, cb))) => provider::nix::closure_diff((ca, sa), (cb, sb))?,
         _ => tree::diff_differing(&a.tree, &b.tree).map_err(|e| e.to_string())?,
     };
@@ -256,32 +304,35 @@ fn build_in(
         differences.sort_by(|x, y| (&x.path, x.kind).cmp(&(&y.path, y.kind)));
     }
     let b_broke = a.status == BuildStatus::Ok && b.status != BuildStatus::Ok;
-    let culprits =
-        if opts.explain && a.status == BuildStatus::Ok && (!differences.is_empty() || b_broke) {
-            let ctl = Control {
-                a: &a,
-                manifest: match &a.manifest {
-                    Some(m) => m.clone(),
-                    None => build_manifest(&a)?,
-                },
-                modes: modes_a.filter(|_| s.compare == Compare::Strict),
-                archives: differences
-                    .iter()
-                    .filter(|d| is_archive(d))
-                    .map(|d| d.path.clone())
-                    .collect(),
-            };
-            let search = Search {
-                input: &input,
-                applied: &p.applied,
-                dir: &dir,
-                timeout,
-                sde_pair: s.source_date_epoch.is_none() && !differences.is_empty(),
-            };
-            Some(find_culprits(&search, &ctl, &b, &mut differences)?)
-        } else {
-            None
+    let want_search =
+        opts.explain && a.status == BuildStatus::Ok && (!differences.is_empty() || b_broke);
+    let culprits = if want_search {
+        let ctl = Control {
+            a: &a,
+            manifest: match &a.manifest {
+                Some(m) => m.clone(),
+                None => build_manifest(&a)?,
+            },
+            modes: modes_a.filter(|_| s.compare == Compare::Strict),
+            archives: differences
+                .iter()
+                .filter(|d| is_archive(d))
+                .map(|d| d.path.clone())
+                .collect(),
         };
+        let search = Search {
+            input: &input,
+            applied: &p.applied,
+            dir: &dir,
+            // The search's trials are builds like the twins: they get a
+            // deadline of their own, one more `timeout` from here.
+            deadline: Deadline::after(s.timeout),
+            sde_pair: s.source_date_epoch.is_none() && !differences.is_empty(),
+        };
+        Some(find_culprits(&search, &ctl, &b, &mut differences)?)
+    } else {
+        None
+    };
     Ok(TwinOutcome {
         a,
         b,
@@ -290,6 +341,7 @@ fn build_in(
         unavailable: p.unavailable,
         kept: None,
         culprits,
+        cut_short,
     })
 }
 
@@ -318,7 +370,7 @@ struct Search<'s> {
     input: &'s plan::PlanInput<'s>,
     applied: &'s [Variation],
     dir: &'s std::path::Path,
-    timeout: Duration,
+    deadline: Deadline,
     /// Also build a pair with SOURCE_DATE_EPOCH set (it was not).
     sde_pair: bool,
 }
@@ -346,6 +398,8 @@ enum Seen {
     Broke(BuildStatus),
     /// An SOURCE_DATE_EPOCH build: its hash and modes.
     Built(Option<String>, Option<tree::Modes>),
+    /// The scenario's deadline came first: no answer.
+    OutOfTime,
 }
 
 fn is_archive(d: &Difference) -> bool {
@@ -573,7 +627,19 @@ fn find_culprits(
                             None => return,
                         }
                     };
+                    if search.deadline.passed() {
+                        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                        st.0.push_front(trial);
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                        return;
+                    }
                     match run_trial(search, ctl, trial, twin.then_some(&pair)) {
+                        Ok(Seen::OutOfTime) => {
+                            let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                            st.0.push_front(trial);
+                            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                            return;
+                        }
                         Ok(seen) => {
                             let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                             st.1.insert(trial, seen);
@@ -763,7 +829,7 @@ fn breaking_hints(
     if out.is_empty() && status == BuildStatus::Timeout {
         out.push(format!(
             "no variation alone makes build B time out; raise `timeout` (now {} s) if the build is just slow",
-            search.timeout.as_secs()
+            search.deadline.timeout.as_secs()
         ));
     }
     out
@@ -820,7 +886,15 @@ fn run_trial(
         ));
         pair.wait();
     }
-    let b = one(spec, values, search.timeout, input.command.hash)?;
+    // A trial started late (after others, for a slot) that times out was
+    // cut by the search's deadline, not slowed by its variation: no answer.
+    let full_time =
+        search.deadline.left() + search.deadline.timeout / 20 >= search.deadline.timeout;
+    let b = one(spec, values, search.deadline, input.command.hash)?;
+    if b.status == BuildStatus::Timeout && !full_time {
+        let _ = std::fs::remove_dir_all(&spec.work);
+        return Ok(Seen::OutOfTime);
+    }
     let seen = match (trial, b.status) {
         (Trial::Alone(_) | Trial::Twin, BuildStatus::Ok) => {
             changed_keys(ctl, &b).map(Seen::Changed)
@@ -861,6 +935,26 @@ fn build_manifest(b: &BuildOutcome) -> Result<tree::Manifest, String> {
     Ok(all)
 }
 
+/// Each limit with its figure and how it was enforced, for the report.
+fn limits_in_force(l: &limits::Limits, how: &limits::InForce) -> BTreeMap<String, String> {
+    let figures = [
+        ("memory", limits::format_size(l.memory)),
+        ("pids", l.pids.to_string()),
+        ("disk", limits::format_size(l.disk)),
+        ("log", limits::format_size(l.log)),
+    ];
+    figures
+        .into_iter()
+        .map(|(name, figure)| {
+            let text = match how.get(name) {
+                Some(m) => format!("{figure} ({m})"),
+                None => figure,
+            };
+            (name.to_string(), text)
+        })
+        .collect()
+}
+
 fn join(
     h: std::thread::ScopedJoinHandle<'_, Result<BuildOutcome, String>>,
 ) -> Result<BuildOutcome, String> {
@@ -871,14 +965,14 @@ fn join(
 fn one(
     spec: &sandbox::SandboxSpec,
     values: &BTreeMap<String, String>,
-    timeout: Duration,
+    deadline: Deadline,
     kind: plan::HashKind,
 ) -> Result<BuildOutcome, String> {
     std::fs::create_dir_all(&spec.work).map_err(|e| format!("{}: {e}", spec.work.display()))?;
     for (host, _) in &spec.writable_mounts {
         std::fs::create_dir_all(host).map_err(|e| format!("{}: {e}", host.display()))?;
     }
-    let o = sandbox::run(spec, timeout)?;
+    let o = sandbox::run(spec, deadline.left())?;
     let tree = spec.out_storage();
     let mut outcome = BuildOutcome {
         status: BuildStatus::Failed,
@@ -892,23 +986,59 @@ fn one(
         tree,
         store: None,
         manifest: None,
+        limits: limits_in_force(&spec.limits, &o.in_force),
+        log_dropped: o.result.log_dropped,
         source_date_epoch: spec
             .env
             .iter()
             .find(|(k, _)| k == "SOURCE_DATE_EPOCH")
             .and_then(|(_, v)| v.parse().ok()),
     };
+    // A file past RLIMIT_FSIZE kills its writer with SIGXFSZ: the build
+    // went past limits.disk, whether the shell reports it or a signal does.
+    let xfsz = outcome.exit_code == Some(limits::SHELL_XFSZ_STATUS)
+        || o.result.signal == Some(libc::SIGXFSZ);
+    if let Some(which) = o.exceeded.or(xfsz.then_some(limits::Which::Disk)) {
+        outcome.problem = Some(limits::exceeded(which, &spec.limits));
+        return Ok(outcome);
+    }
+    // A fork refused counts even if the build went on, as under a cgroup.
+    if let Some(which) = limits::rlimit_telltale(&outcome.stderr_tail, &o.in_force)
+        .filter(|w| *w == limits::Which::Pids || outcome.exit_code != Some(0))
+    {
+        outcome.problem = Some(format!(
+            "{} (as far as its output shows: the rlimit made a request fail)",
+            limits::exceeded(which, &spec.limits)
+        ));
+        return Ok(outcome);
+    }
     if o.timed_out {
         outcome.status = BuildStatus::Timeout;
         outcome.problem = Some(format!(
-            "timed out after {} s; every process of the build was killed",
-            timeout.as_secs()
+            "timed out: the scenario's timeout ({} s) ran out during the build; every process of the build was killed",
+            deadline.timeout.as_secs()
         ));
         return Ok(outcome);
     }
     if outcome.exit_code == Some(0) {
         let hashed = match kind {
-            plan::HashKind::Tree => tree::hash_path(&outcome.tree).map_err(|e| e.to_string()),
+            plan::HashKind::Tree => tree::hash_path_within(
+                &outcome.tree,
+                tree::Bound {
+                    deadline: Some(deadline.at),
+                    max_bytes: Some(spec.limits.disk),
+                    max_bytes_name: "limits.disk",
+                },
+            )
+            .map_err(|e| match e {
+                tree::TreeError::Stopped { reason, .. } => {
+                    if deadline.passed() {
+                        outcome.status = BuildStatus::Timeout;
+                    }
+                    reason
+                }
+                e => e.to_string(),
+            }),
             plan::HashKind::NixClosure => {
                 let store = spec.work.join("nix/store");
                 provider::nix::closure_hash(&outcome.tree, &store).map(|(h, c)| {

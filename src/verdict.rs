@@ -173,6 +173,7 @@ fn build_check(side: &str, b: &BuildOutcome, advise_keep: bool) -> Check {
         ),
         BuildStatus::Failed => {
             let how = match (b.exit_code, &b.problem) {
+                (_, Some(p)) if p.starts_with("exceeded limits.") => p.clone(),
                 (Some(0), Some(p)) => format!("built, but its $out cannot be hashed: {p}"),
                 (Some(c), _) => format!("exited {c}"),
                 (None, Some(p)) => p.clone(),
@@ -208,24 +209,34 @@ fn indent(text: &str) -> String {
 
 fn reproducible_check(s: &Scenario, t: &TwinOutcome, same: bool, ha: &str, hb: &str) -> Check {
     let summary = || {
+        if let Some(cut) = &t.cut_short
+            && t.differences.is_empty()
+        {
+            return cut.clone();
+        }
         let first: Vec<String> = t
             .differences
             .iter()
             .take(3)
             .map(|d| {
+                let path = if d.path.is_empty() { "." } else { &d.path };
                 format!(
                     "{} ({})",
-                    if d.path.is_empty() { "." } else { &d.path },
+                    crate::report::terminal::one_line(path),
                     d.kind.name()
                 )
             })
             .collect();
         format!(
-            "{} differing path{}: {}{}",
+            "{} differing path{}: {}{}{}",
             t.differences.len(),
             if t.differences.len() == 1 { "" } else { "s" },
             first.join(", "),
-            if t.differences.len() > 3 { ", ..." } else { "" }
+            if t.differences.len() > 3 { ", ..." } else { "" },
+            t.cut_short
+                .as_ref()
+                .map(|c| format!("; {c}"))
+                .unwrap_or_default()
         )
     };
     let (passed, message) = match (s.expect.reproducible, same) {
@@ -521,5 +532,7 @@ fn build_report(b: &BuildOutcome) -> BuildReport {
         source_date_epoch: b.source_date_epoch,
         stderr_tail: b.stderr_tail.clone(),
         duration_ms: b.duration.as_millis() as u64,
+        limits: b.limits.clone(),
+        log_dropped: b.log_dropped,
     }
 }

@@ -3,6 +3,7 @@
 //! `fix:` line, then a summary line. JSON: `{"findings": [...], "summary": {...}}`.
 
 use super::Report;
+use crate::report::terminal::{Escaping, one_line};
 use std::io::Write;
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -10,19 +11,22 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// The human report.
+/// File names and quoted source text are escaped (`report::terminal`).
 pub fn human(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
+    let mut escaping = Escaping::new(w);
+    let w: &mut dyn Write = &mut escaping;
     for f in &report.findings {
         writeln!(
             w,
             "{}:{}:{}: {} {}: {}",
-            f.file,
+            one_line(&f.file),
             f.line,
             f.column,
             f.severity.name(),
             f.rule,
-            f.message
+            one_line(&f.message)
         )?;
-        writeln!(w, "  fix: {}", f.fix)?;
+        writeln!(w, "  fix: {}", one_line(&f.fix))?;
     }
     let s = &report.summary;
     writeln!(

@@ -52,6 +52,8 @@ fn build(hash: &str, varied: bool) -> BuildReport {
         source_date_epoch: Some(315_532_800),
         stderr_tail: String::new(),
         duration_ms: 70,
+        limits: [("memory".to_string(), "4 GiB (cgroup v1)".to_string())].into(),
+        log_dropped: 0,
     }
 }
 

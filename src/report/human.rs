@@ -1,5 +1,6 @@
 //! The human renderer: a line per scenario, failure details, a summary line.
 
+use super::terminal::{Escaping, one_line};
 use super::{Report, ScenarioReport, Verdict};
 use crate::tree::Difference;
 use crate::tree::explain::{Body, Detail};
@@ -14,6 +15,8 @@ pub(crate) const MAX_DETAILED: usize = 20;
 
 /// Write the human report.
 pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
+    let mut escaping = Escaping::new(w);
+    let w: &mut dyn Write = &mut escaping;
     let width = report
         .scenarios
         .iter()
@@ -132,7 +135,7 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
         return Ok(());
     }
     writeln!(w)?;
-    writeln!(w, "--- {} ({})", s.name, s.file)?;
+    writeln!(w, "--- {} ({})", s.name, one_line(&s.file))?;
     for c in &failed {
         writeln!(w, "  ✗ {}: {}", c.check, c.message)?;
     }
@@ -233,9 +236,9 @@ fn search_line(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
 
 /// Write one difference — `path: kind`, the two sides, then what changed
 /// and its hints — indented by `indent` spaces. `envtwin diff` prints the
-/// same.
+/// same, through an `Escaping` writer.
 pub fn write_difference(d: &Difference, indent: usize, w: &mut dyn Write) -> std::io::Result<()> {
-    write_one(d, indent, true, w)
+    write_one(d, indent, true, &mut Escaping::new(w))
 }
 
 fn write_one(
@@ -246,9 +249,9 @@ fn write_one(
 ) -> std::io::Result<()> {
     let pad = " ".repeat(indent);
     let path = if d.path.is_empty() {
-        "."
+        ".".into()
     } else {
-        d.path.as_str()
+        one_line(&d.path)
     };
     if d.inherent && !d.culprits.is_empty() {
         writeln!(
@@ -274,17 +277,17 @@ fn write_one(
         )?;
     }
     if let Some(a) = &d.a {
-        writeln!(w, "{pad}  A: {a}")?;
+        writeln!(w, "{pad}  A: {}", one_line(a))?;
     }
     if let Some(b) = &d.b {
-        writeln!(w, "{pad}  B: {b}")?;
+        writeln!(w, "{pad}  B: {}", one_line(b))?;
     }
     member_culprits(d, &pad, w)?;
     if let Some(detail) = d.detail.as_ref().filter(|_| with_detail) {
         let mut lines = Vec::new();
         detail_lines(detail, "", &mut lines);
         for l in lines.iter().take(MAX_DETAIL_LINES) {
-            writeln!(w, "{pad}  {l}")?;
+            writeln!(w, "{pad}  {}", one_line(l))?;
         }
         if lines.len() > MAX_DETAIL_LINES {
             writeln!(
@@ -440,6 +443,8 @@ mod tests {
             source_date_epoch: Some(315_532_800),
             stderr_tail: String::new(),
             duration_ms: 70,
+            limits: BTreeMap::new(),
+            log_dropped: 0,
         }
     }
 

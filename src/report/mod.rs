@@ -12,6 +12,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod merge;
+pub mod terminal;
 
 use crate::probe::{PathEntry, RunResult, WhichResult};
 use crate::tree::Difference;
@@ -189,6 +190,12 @@ pub struct BuildReport {
     /// Last lines of the build's output.
     pub stderr_tail: String,
     pub duration_ms: u64,
+    /// Each limit of the build with how it was enforced, e.g. `memory` ->
+    /// `4 GiB (cgroup v1)`.
+    pub limits: BTreeMap<String, String>,
+    /// Bytes of build output dropped by `limits.log` (the log keeps its
+    /// head and tail).
+    pub log_dropped: u64,
 }
 
 /// One judged expectation.

@@ -135,13 +135,7 @@ fn pid1(spec: &SandboxSpec, result_file: &mut File) -> i32 {
         let _ = result_file.write_all(&serde_json::to_vec(&result).unwrap_or_default());
         return 3;
     }
-    let status = spawn_wait(
-        spec,
-        &spec.build_argv,
-        &spec.env,
-        log.as_raw_fd(),
-        log.as_raw_fd(),
-    );
+    let status = build_logged(spec, &log, &mut result.log_dropped);
     kill_the_rest();
     match status {
         Ok(WaitStatus::Exited(_, code)) => result.exit_code = Some(code),
@@ -313,6 +307,137 @@ fn spawn_wait(
     }
 }
 
+/// Run the build with its stdout and stderr on a pipe that pid 1 copies to
+/// `log` within `limits.log`: the head as it comes, then only the last
+/// part; the bytes in between are dropped and counted in `dropped`. Ends
+/// when the build's main process has exited (what a background process
+/// still writes is then drained, as far as it is there).
+fn build_logged(spec: &SandboxSpec, log: &File, dropped: &mut u64) -> nix::Result<WaitStatus> {
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let child = spawn(
+        Some(spec),
+        &spec.build_argv,
+        &spec.env,
+        write.as_raw_fd(),
+        write.as_raw_fd(),
+    );
+    drop(write);
+    let child = child?;
+    let mut sink = LogSink::new(spec.limits.log);
+    let mut out = log;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut status = None;
+    let mut open = true;
+    while status.is_none() {
+        if open {
+            let mut pfd = libc::pollfd {
+                fd: read.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let ready = unsafe { libc::poll(&mut pfd, 1, 100) };
+            if ready > 0 {
+                match nix::unistd::read(read.as_raw_fd(), &mut buf) {
+                    Ok(0) => open = false,
+                    Ok(n) => sink.feed(&buf[..n], &mut out),
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(_) => open = false,
+                }
+            }
+        }
+        // With the pipe closed, nothing is left but to wait for the build.
+        let flags = if open {
+            Some(WaitPidFlag::WNOHANG)
+        } else {
+            None
+        };
+        loop {
+            match waitpid(Pid::from_raw(-1), flags) {
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(s) if s.pid() == Some(child) => {
+                    status = Some(s);
+                    break;
+                }
+                Ok(_) => continue,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    if open {
+        let _ = nix::fcntl::fcntl(
+            read.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+        while let Ok(n @ 1..) = nix::unistd::read(read.as_raw_fd(), &mut buf) {
+            sink.feed(&buf[..n], &mut out);
+        }
+    }
+    *dropped = sink.finish(&mut out);
+    status.ok_or(nix::errno::Errno::ECHILD)
+}
+
+/// `limits.log` applied to a stream: the first `cap - tail` bytes go
+/// straight to the log, the last `tail` bytes are held in a ring and
+/// written at the end, after a line saying how much was dropped between.
+struct LogSink {
+    head_left: u64,
+    tail: std::collections::VecDeque<u8>,
+    tail_cap: usize,
+    dropped: u64,
+    cap: u64,
+}
+
+impl LogSink {
+    fn new(cap: u64) -> LogSink {
+        let tail_cap = (cap / 4).min(64 * 1024) as usize;
+        LogSink {
+            head_left: cap - tail_cap as u64,
+            tail: std::collections::VecDeque::with_capacity(tail_cap),
+            tail_cap,
+            dropped: 0,
+            cap,
+        }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8], out: &mut impl Write) {
+        if self.head_left > 0 {
+            let n = bytes.len().min(self.head_left as usize);
+            let _ = out.write_all(&bytes[..n]);
+            self.head_left -= n as u64;
+            bytes = &bytes[n..];
+        }
+        for &b in bytes {
+            if self.tail.len() == self.tail_cap {
+                self.tail.pop_front();
+                self.dropped += 1;
+            }
+            if self.tail_cap > 0 {
+                self.tail.push_back(b);
+            } else {
+                self.dropped += 1;
+            }
+        }
+    }
+
+    /// Write the held tail; returns the bytes dropped.
+    fn finish(self, out: &mut impl Write) -> u64 {
+        if self.dropped > 0 {
+            let _ = write!(
+                out,
+                "\n[envtwin: {} bytes of output dropped here: limits.log is {}]\n",
+                self.dropped,
+                super::limits::format_size(self.cap)
+            );
+        }
+        let (a, b) = self.tail.as_slices();
+        let _ = out.write_all(a);
+        let _ = out.write_all(b);
+        self.dropped
+    }
+}
+
 /// Fork and exec `argv` with exactly `env`, stdin from /dev/null and the
 /// given stdout/stderr. With `build`, the child takes that build's user,
 /// umask, CPUs, ASLR setting and working directory; without, it stays root
@@ -410,6 +535,7 @@ fn become_build(spec: &SandboxSpec) -> Result<(), String> {
         }
         libc::umask(spec.umask as libc::mode_t);
     }
+    super::limits::apply_rlimits(&spec.limits, spec.memory_by_cgroup, spec.pids_by_cgroup);
     nix::unistd::chdir(spec.build_dir.as_str())
         .map_err(|e| format!("chdir {}: {e}", spec.build_dir))?;
     drop_capabilities()

@@ -16,8 +16,10 @@
 pub mod ids;
 pub mod inside;
 pub mod lifetime;
+pub mod limits;
 mod mounts;
 pub mod plan;
+pub mod slots;
 pub mod variation;
 
 use crate::probe::{ProbeRequest, Probes};
@@ -92,9 +94,29 @@ pub struct SandboxSpec {
     pub build_argv: Vec<String>,
     /// What to probe after a successful build.
     pub probe: ProbeRequest,
+    /// This build's resource limits.
+    pub limits: limits::Limits,
+    /// Whether a cgroup holds memory and pids (set by `run` once it has
+    /// made them); where not, the build gets rlimits instead.
+    pub memory_by_cgroup: bool,
+    pub pids_by_cgroup: bool,
 }
 
 impl SandboxSpec {
+    /// Every host directory the build can write: `$out`, the build
+    /// directory, `HOME`, `/tmp` and the provider's writable mounts. Their
+    /// sum is what `limits.disk` bounds.
+    pub fn writable_trees(&self) -> Vec<PathBuf> {
+        [
+            self.out_storage(),
+            self.build_storage(),
+            self.home_storage(),
+            self.tmp_storage(),
+        ]
+        .into_iter()
+        .chain(self.writable_mounts.iter().map(|(h, _)| h.clone()))
+        .collect()
+    }
     /// Host directory that backs `$out`.
     pub fn out_storage(&self) -> PathBuf {
         self.work.join("out")
@@ -135,6 +157,8 @@ pub struct SandboxResult {
     pub signal: Option<i32>,
     /// Probes, present only when the build succeeded.
     pub probes: Option<Probes>,
+    /// Bytes of build output dropped by `limits.log`.
+    pub log_dropped: u64,
 }
 
 /// How a sandboxed build ended, seen from the parent.
@@ -145,25 +169,26 @@ pub struct SandboxOutcome {
     pub duration: Duration,
     /// Last lines of the build's stdout+stderr.
     pub log_tail: String,
+    /// The limit the build went past, if it was stopped by one.
+    pub exceeded: Option<limits::Which>,
+    /// How each limit was enforced: limit name -> mechanism.
+    pub in_force: limits::InForce,
 }
 
 /// Run one sandboxed build to completion (or timeout) and return its result.
-/// `work` must exist; the build's trees are created in it, mode 0700.
+/// `work` must exist; the build's trees are created in it, mode 0700. The
+/// build runs within its `limits` (see `limits`), under a slot of
+/// `--max-builds`.
 pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, String> {
     use std::os::unix::fs::DirBuilderExt;
     use std::os::unix::process::CommandExt;
+    let _slot = slots::acquire();
     let start = Instant::now();
-    let writable = spec.writable_mounts.iter().map(|(h, _)| h.clone());
-    let dirs: Vec<PathBuf> = [
-        spec.out_storage(),
-        spec.build_storage(),
-        spec.home_storage(),
-        spec.tmp_storage(),
-        spec.root_mount(),
-    ]
-    .into_iter()
-    .chain(writable)
-    .collect();
+    let dirs: Vec<PathBuf> = spec
+        .writable_trees()
+        .into_iter()
+        .chain([spec.root_mount()])
+        .collect();
     for dir in dirs {
         // 0700: nobody else on the host may reach what a build wrote (a
         // setuid file, a secret), even while the build runs.
@@ -173,12 +198,37 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
             .create(&dir)
             .map_err(|e| format!("{}: {e}", dir.display()))?;
     }
+    let mut in_force = limits::InForce::new();
+    let cgroups = limits::Cgroups::create(&spec.limits, &mut in_force);
+    in_force.insert(
+        "disk".into(),
+        "watchdog on the writable trees + RLIMIT_FSIZE + tmpfs size=".into(),
+    );
+    in_force.insert(
+        "log".into(),
+        "envtwin (pid 1 keeps the head and tail)".into(),
+    );
+    let mut spec = spec.clone();
+    spec.memory_by_cgroup = cgroups.has_memory();
+    spec.pids_by_cgroup = cgroups.has_pids();
+    let spec = &spec;
     let spec_json = serde_json::to_vec(spec).map_err(|e| e.to_string())?;
     std::fs::write(spec.spec_file(), spec_json)
         .map_err(|e| format!("{}: {e}", spec.spec_file().display()))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find envtwin's binary: {e}"))?;
     let helper_err = spec.work.join("sandbox.err");
     let err_file = std::fs::File::create(&helper_err).map_err(|e| e.to_string())?;
+    let procs: Vec<std::fs::File> = cgroups
+        .procs_files()
+        .iter()
+        .map(|p| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .map_err(|e| format!("{}: {e}", p.display()))
+        })
+        .collect::<Result<_, _>>()?;
+    let procs_fds: Vec<i32> = procs.iter().map(|f| f.as_raw_fd()).collect();
     let me = std::process::id() as libc::pid_t;
     let mut command = Command::new(exe);
     command
@@ -187,19 +237,23 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(err_file);
-    // SAFETY: die_with_parent only makes async-signal-safe calls.
+    // SAFETY: die_with_parent and join_cgroups only make async-signal-safe
+    // calls (prctl, getppid, write).
     unsafe {
-        command.pre_exec(move || lifetime::die_with_parent(Some(me)));
+        command.pre_exec(move || {
+            lifetime::die_with_parent(Some(me))?;
+            join_cgroups(&procs_fds)
+        });
     }
     let mut child = command
         .spawn()
         .map_err(|e| format!("cannot start the sandbox process: {e}"))?;
+    drop(procs);
     let pid = child.id();
     lifetime::register_pid(pid);
     RUNNING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let finished = wait_until(pid, start + timeout);
-    let timed_out = !finished;
-    if timed_out {
+    let watched = watch(pid, start + timeout, spec);
+    if watched != Watched::Ended {
         // Killing the helper kills pid 1 of the sandbox (PDEATHSIG), and
         // with it every process of the build's pid namespace.
         let _ = child.kill();
@@ -211,18 +265,31 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
     let status = status.map_err(|e| format!("waiting for the sandbox: {e}"))?;
     let duration = start.elapsed();
     let log_tail = tail(&spec.log_file(), 20);
-    if timed_out {
-        return Ok(SandboxOutcome {
-            result: SandboxResult::default(),
-            timed_out,
-            duration,
-            log_tail,
-        });
+    let mut exceeded = cgroups.exceeded();
+    if watched == Watched::OverDisk || (exceeded.is_none() && usage_over_disk(spec)) {
+        exceeded = Some(limits::Which::Disk);
+    }
+    drop(cgroups);
+    let stopped = SandboxOutcome {
+        result: SandboxResult::default(),
+        timed_out: watched == Watched::TimedOut,
+        duration,
+        log_tail,
+        exceeded,
+        in_force,
+    };
+    if watched != Watched::Ended {
+        return Ok(stopped);
     }
     let result = match std::fs::read(spec.result_file()) {
         Ok(bytes) if !bytes.is_empty() => serde_json::from_slice::<SandboxResult>(&bytes)
             .map_err(|e| format!("unreadable sandbox result: {e}"))?,
+        // pid 1 killed at a limit writes no result: the limit is the answer.
+        _ if exceeded.is_some() => return Ok(stopped),
         _ => {
+            if let Some(full) = full_filesystem(&spec.work) {
+                return Err(full);
+            }
             let err = std::fs::read_to_string(&helper_err).unwrap_or_default();
             return Err(format!(
                 "the sandbox process ended ({status}) without a result: {}",
@@ -233,11 +300,70 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
     if let Some(e) = &result.setup_error {
         return Err(format!("sandbox unavailable: {e}"));
     }
-    Ok(SandboxOutcome {
-        result,
-        timed_out,
-        duration,
-        log_tail,
+    Ok(SandboxOutcome { result, ..stopped })
+}
+
+/// In the sandbox helper before exec: move it into the build's cgroups, so
+/// everything the build starts is born inside them.
+fn join_cgroups(fds: &[i32]) -> std::io::Result<()> {
+    for &fd in fds {
+        // SAFETY: write(2) of a constant buffer to an fd we own.
+        if unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } != 1 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// How the wait for a sandbox ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Watched {
+    /// The sandbox process exited by itself.
+    Ended,
+    TimedOut,
+    /// The build's trees grew past `limits.disk`.
+    OverDisk,
+}
+
+/// Wait for the sandbox process `pid` until `deadline`, measuring the
+/// build's writable trees now and then against `limits.disk`. The pause
+/// between two measurements is at least 200 ms and ten times the last
+/// measurement, so a build of many files is not slowed by its watchdog.
+fn watch(pid: u32, deadline: Instant, spec: &SandboxSpec) -> Watched {
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let step = deadline.min(Instant::now() + pause);
+        if wait_until(pid, step) {
+            return Watched::Ended;
+        }
+        if Instant::now() >= deadline {
+            return Watched::TimedOut;
+        }
+        let t = Instant::now();
+        if usage_over_disk(spec) {
+            return Watched::OverDisk;
+        }
+        pause = (t.elapsed() * 10).max(Duration::from_millis(200));
+    }
+}
+
+fn usage_over_disk(spec: &SandboxSpec) -> bool {
+    limits::usage(&spec.writable_trees(), spec.limits.disk) > spec.limits.disk
+}
+
+/// If the filesystem holding `work` is full, say so and where: a build that
+/// fills the workdir leaves pid 1 no room to write its result.
+pub fn full_filesystem(work: &Path) -> Option<String> {
+    let st = nix::sys::statfs::statfs(work).ok()?;
+    let free = st.blocks_available() as u64 * st.block_size() as u64;
+    // Less than a page or two left: nothing more can be written there.
+    (free < 64 * 1024).then(|| {
+        format!(
+            "No space left on device: the filesystem holding the workdir is full at {} \
+             (a build's trees filled it); free space there, choose another --workdir, \
+             or lower the scenario's `limits.disk`",
+            work.display()
+        )
     })
 }
 

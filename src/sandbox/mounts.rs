@@ -49,7 +49,8 @@ pub fn setup_root(spec: &SandboxSpec) -> R<()> {
     host_roots(&root, spec)?;
     etc(&root, spec)?;
     proc(&root)?;
-    setup_dev(&root.join("dev"))?;
+    let shm_size = spec.limits.disk.min(super::limits::DEV_SHM_MAX);
+    setup_dev(&root.join("dev"), shm_size)?;
     skeletons.push(root.join("dev"));
     private_trees(&root, spec, &mut skeletons)?;
     // Seal the skeletons last: every mount point now exists.
@@ -414,8 +415,10 @@ fn set_attrs(path: &Path, attrs: u64) -> R<()> {
     Ok(())
 }
 
-/// A minimal /dev: the usual character devices bound from the host.
-fn setup_dev(dev: &Path) -> R<()> {
+/// A minimal /dev: the usual character devices bound from the host, and a
+/// `/dev/shm` of at most `shm_size` bytes (it is RAM, outside `limits.disk`'s
+/// watch).
+fn setup_dev(dev: &Path, shm_size: u64) -> R<()> {
     mkdir(dev)?;
     tmpfs(dev, "mode=0755")?;
     for name in ["null", "zero", "full", "random", "urandom", "tty", "fuse"] {
@@ -466,5 +469,5 @@ fn setup_dev(dev: &Path) -> R<()> {
     )?;
     let shm = dev.join("shm");
     mkdir(&shm)?;
-    tmpfs(&shm, "mode=1777")
+    tmpfs(&shm, &format!("mode=1777,size={shm_size}"))
 }

@@ -400,6 +400,8 @@ pub struct PlanInput<'a> {
     /// Extra host paths visible read-only (`host_paths`).
     pub host_paths: &'a [PathBuf],
     pub command: &'a BuildCommand,
+    /// Each build's resource limits.
+    pub limits: super::limits::Limits,
 }
 
 /// Plan build A (control) and build B (with `vary` applied where available).
@@ -517,5 +519,8 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
         network: input.network,
         build_argv: input.command.argv.clone(),
         probe: input.command.probe.clone(),
+        limits: input.limits,
+        memory_by_cgroup: false,
+        pids_by_cgroup: false,
     }
 }

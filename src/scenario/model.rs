@@ -1,5 +1,6 @@
 //! The checked `Scenario` the rest of envtwin uses; built only by `scenario::load`.
 
+use crate::sandbox::limits::Limits;
 use crate::sandbox::variation::Variation;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,6 +12,12 @@ pub const DEFAULT_OUT: &str = "/envtwin/out";
 pub const DEFAULT_SOURCE_DATE_EPOCH: i64 = 315_532_800;
 /// Default per-build timeout in seconds.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 600;
+/// Longest `timeout`: 7 days. Longer is a mistake, and deadlines past it
+/// come near what `Instant` arithmetic can hold.
+pub const MAX_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
+/// Longest scenario name: it names temp directories and snapshot files,
+/// whose names the filesystem caps at 255 bytes.
+pub const MAX_NAME_LEN: usize = 200;
 
 /// A validated scenario: one environment to build twice and judge.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,8 +37,12 @@ pub struct Scenario {
     pub build: String,
     /// Activated PATH entries with `$out` already expanded.
     pub path: Vec<String>,
+    /// The deadline of the whole scenario: builds, hashing, diffing and
+    /// explaining together.
     pub timeout: Duration,
     pub network: bool,
+    /// Per-build resource limits (defaults filled in).
+    pub limits: Limits,
     /// Extra host paths visible read-only at the same path (absolute,
     /// canonical, existing when validated).
     pub host_paths: Vec<PathBuf>,

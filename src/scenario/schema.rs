@@ -57,6 +57,56 @@ pub(crate) struct RawScenario {
     pub nix: Option<RawNix>,
     /// `requires:`, what must hold on the host for the scenario to run.
     pub requires: Option<RawRequires>,
+    /// `limits:`, per-build resource limits.
+    pub limits: Option<RawLimits>,
+}
+
+/// The `limits:` block as written; sizes are checked by `validate`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLimits {
+    /// `memory:`, a size.
+    pub memory: Option<RawSize>,
+    /// `pids:`, a number of processes.
+    pub pids: Option<u64>,
+    /// `disk:`, a size, all of a build's writable trees together.
+    pub disk: Option<RawSize>,
+    /// `log:`, a size of build output kept.
+    pub log: Option<RawSize>,
+}
+
+/// A size as written: a number of bytes, or text such as `256MiB`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RawSize {
+    /// A plain number: bytes.
+    Bytes(u64),
+    /// Anything else, parsed by `validate`.
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawSize {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<RawSize, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size such as `256MiB`, `4GiB` or a number of bytes")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawSize, E> {
+                Ok(RawSize::Bytes(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawSize, E> {
+                Ok(RawSize::Text(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawSize, E> {
+                Ok(RawSize::Text(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSize, E> {
+                Ok(RawSize::Text(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The `requires:` block as written.
@@ -945,7 +995,8 @@ mod tests {
                         "vary",
                         "expect",
                         "nix",
-                        "requires"
+                        "requires",
+                        "limits"
                     ]
                     .map(String::from)
                     .to_vec(),

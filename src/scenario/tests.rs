@@ -124,6 +124,7 @@ fn the_spec_example_loads_into_exactly_this_scenario() {
         path: vec!["/envtwin/out/bin".into()],
         timeout: Duration::from_secs(600),
         network: false,
+        limits: crate::sandbox::limits::Limits::default(),
         host_paths: vec![],
         source_date_epoch: Some(315_532_800),
         compare: Compare::Nar,
@@ -455,7 +456,7 @@ fn timeout_zero_and_bad_exit_and_negative_epoch() {
             "name: x\nbuild: b\ntimeout: 0\nsource_date_epoch: -1\nexpect:\n  run:\n    - {cmd: a, exit: 256}\n"
         ),
         vec![
-            "[ROOT]/s.yaml:3:10: `timeout` must be at least 1 second (it is the limit per build), e.g. `timeout: 600`",
+            "[ROOT]/s.yaml:3:10: `timeout` must be at least 1 second (it bounds the whole scenario: builds, hashing, diffing), e.g. `timeout: 600`",
             "[ROOT]/s.yaml:4:20: `source_date_epoch` must be 0 or more (seconds since 1970), or null to set none, found -1",
             "[ROOT]/s.yaml:7:22: `expect.run[0].exit` must be an exit status from 0 to 255, found 256",
         ]
@@ -619,7 +620,7 @@ fn parse_and_semantic_problems_of_one_file_come_sorted_by_position() {
     assert_eq!(
         errors("name: x\nbuild: b\njunk: 1\nvary: [umsk]\nout: rel\nexpect:\n  junk: 2\n"),
         vec![
-            "[ROOT]/s.yaml:3:1: unknown key `junk`; known keys: name, description, provider, out, src, build, path, timeout, network, host_paths, source_date_epoch, compare, vary, expect, nix, requires",
+            "[ROOT]/s.yaml:3:1: unknown key `junk`; known keys: name, description, provider, out, src, build, path, timeout, network, host_paths, source_date_epoch, compare, vary, expect, nix, requires, limits",
             "[ROOT]/s.yaml:4:8: unknown variation `umsk`; did you mean `umask`?",
             "[ROOT]/s.yaml:5:6: `out` must be an absolute path (the same in both sandboxes), found `rel`; e.g. `/envtwin/out`",
             "[ROOT]/s.yaml:7:3: unknown key `junk` in `expect`; known keys: reproducible, build, hash, which, missing, path_contains, path_excludes, run",

@@ -5,10 +5,13 @@
 
 use super::model::{
     BuildExpect, Compare, DEFAULT_OUT, DEFAULT_SOURCE_DATE_EPOCH, DEFAULT_TIMEOUT_SECS, Expect,
-    NixMode, NixSpec, Provider, RunExpect, Scenario,
+    MAX_NAME_LEN, MAX_TIMEOUT_SECS, NixMode, NixSpec, Provider, RunExpect, Scenario,
 };
-use super::schema::{self, Problem, RawExpect, RawNix, RawScenario, Seg, Target};
+use super::schema::{
+    self, Problem, RawExpect, RawLimits, RawNix, RawScenario, RawSize, Seg, Target,
+};
 use crate::error::Diagnostic;
+use crate::sandbox::limits::{self, Limits};
 use crate::sandbox::variation::Variation;
 use base64::Engine;
 use std::collections::BTreeMap;
@@ -32,6 +35,25 @@ const HOST_DIRS: &[&str] = &[
 
 /// Top-level directories the sandbox mounts itself; `out` may not live there.
 const SANDBOX_DIRS: &[&str] = &["proc", "dev", "sys", "tmp", "etc"];
+
+/// Where envtwin puts its own things inside every sandbox: `out` may be
+/// neither one of them, nor inside one, nor a directory holding one.
+const OWN_PATHS: &[&str] = &[
+    crate::sandbox::SRC_MOUNT,
+    crate::sandbox::SRC_PLAIN,
+    "/envtwin/bin",
+    "/envtwin/.etc",
+    "/envtwin/home",
+    "/envtwin/home-b-variant",
+    "/envtwin/build",
+    "/envtwin/build-b-variant-path",
+    "/envtwin/empty-bin",
+];
+
+/// Longest `out`, in bytes, and most components: it is made as nested
+/// directories in a tmpfs and written into PATH, which the kernel caps.
+const MAX_OUT_BYTES: usize = 512;
+const MAX_OUT_COMPONENTS: usize = 32;
 
 /// The closest of `known` to `word`, if it is close enough to be a typo.
 /// Same threshold as cargo's suggestions: a third of the word's length.
@@ -224,8 +246,18 @@ pub(crate) fn validate(
         Some(0) => {
             c.value(
                 &p(&["timeout"]),
-                "`timeout` must be at least 1 second (it is the limit per build), e.g. `timeout: 600`"
+                "`timeout` must be at least 1 second (it bounds the whole scenario: builds, hashing, diffing), e.g. `timeout: 600`"
                     .to_owned(),
+            );
+            DEFAULT_TIMEOUT_SECS
+        }
+        Some(secs) if secs > MAX_TIMEOUT_SECS => {
+            c.value(
+                &p(&["timeout"]),
+                format!(
+                    "`timeout` is {secs} seconds, over the limit of {MAX_TIMEOUT_SECS} (7 days); \
+                     give the seconds the whole scenario may take, e.g. `timeout: 3600`"
+                ),
             );
             DEFAULT_TIMEOUT_SECS
         }
@@ -263,6 +295,7 @@ pub(crate) fn validate(
         }
     };
 
+    let limits = check_limits(&mut c, raw.limits.unwrap_or_default());
     let host_paths = check_host_paths(&mut c, raw.host_paths.unwrap_or_default());
     let requires_network = check_requires_network(
         &mut c,
@@ -284,6 +317,7 @@ pub(crate) fn validate(
                 path,
                 timeout: Duration::from_secs(timeout),
                 network: raw.network.unwrap_or(false),
+                limits,
                 host_paths,
                 source_date_epoch,
                 compare,
@@ -331,6 +365,17 @@ fn check_name(c: &mut Checker, name: Option<&str>) -> Option<String> {
         );
         return None;
     }
+    if name.len() > MAX_NAME_LEN {
+        c.value(
+            &p(&["name"]),
+            format!(
+                "the name is {} characters long, over the limit of {MAX_NAME_LEN} \
+                 (it names files and directories); shorten it",
+                name.len()
+            ),
+        );
+        return None;
+    }
     if name == "." || name == ".." {
         c.value(
             &p(&["name"]),
@@ -358,10 +403,26 @@ fn check_out(out: &str, provider: &str) -> Result<String, String> {
     }
     if out.contains(':') || out.chars().any(char::is_control) {
         return Err(format!(
-            "`out` {out:?} must not contain `:` (it goes into PATH) or control characters"
+            "`out` {:?} must not contain `:` (it goes into PATH) or control characters",
+            clip(out)
         ));
     }
     let parts: Vec<&str> = out.split('/').filter(|s| !s.is_empty()).collect();
+    if out.len() > MAX_OUT_BYTES || parts.len() > MAX_OUT_COMPONENTS {
+        return Err(format!(
+            "`out` is {} bytes in {} components, over the limit of {MAX_OUT_BYTES} bytes \
+             and {MAX_OUT_COMPONENTS} components; use a short path such as `/envtwin/out`",
+            out.len(),
+            parts.len()
+        ));
+    }
+    if let Some(part) = parts.iter().find(|p| p.len() > 255) {
+        return Err(format!(
+            "`out` has a component of {} bytes (`{}`); file names are at most 255 bytes",
+            part.len(),
+            clip(part)
+        ));
+    }
     if parts.iter().any(|s| *s == "." || *s == "..") {
         return Err(format!(
             "`out` `{out}` must not contain `.` or `..` components; write the plain path"
@@ -387,7 +448,89 @@ fn check_out(out: &str, provider: &str) -> Result<String, String> {
              use a subdirectory or `/envtwin/out`"
         ));
     }
-    Ok(format!("/{}", parts.join("/")))
+    let normal = format!("/{}", parts.join("/"));
+    let within = |inner: &str, outer: &str| {
+        inner == outer
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|r| r.starts_with('/'))
+    };
+    if let Some(own) = OWN_PATHS
+        .iter()
+        .find(|own| within(own, &normal) || within(&normal, own))
+    {
+        return Err(format!(
+            "`out` `{normal}` collides with `{own}`, which envtwin uses inside the sandbox; \
+             use another directory such as `/envtwin/out`"
+        ));
+    }
+    Ok(normal)
+}
+
+/// The first 60 characters of a long value, for messages.
+fn clip(text: &str) -> String {
+    if text.chars().count() <= 60 {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(60).collect();
+    format!("{head}…")
+}
+
+/// `limits:`: each size parsed and at least its minimum; defaults for the rest.
+fn check_limits(c: &mut Checker, raw: RawLimits) -> Limits {
+    let defaults = Limits::default();
+    let mut size = |key: &str, given: Option<RawSize>, default: u64, min: u64| -> u64 {
+        let at = p(&["limits", key]);
+        let bytes = match given {
+            None => return default,
+            Some(RawSize::Bytes(n)) => Ok(n),
+            Some(RawSize::Text(t)) => limits::parse_size(&t),
+        };
+        match bytes {
+            Ok(n) if n >= min => n,
+            Ok(n) => {
+                c.value(
+                    &at,
+                    format!(
+                        "`limits.{key}` is {}, below the minimum of {}, with which no build runs; \
+                         give at least `{}`",
+                        limits::format_size(n),
+                        limits::format_size(min),
+                        limits::format_size(min).replace(' ', "")
+                    ),
+                );
+                default
+            }
+            Err(e) => {
+                c.value(&at, format!("`limits.{key}`: {e}"));
+                default
+            }
+        }
+    };
+    let memory = size("memory", raw.memory, defaults.memory, limits::MIN_MEMORY);
+    let disk = size("disk", raw.disk, defaults.disk, limits::MIN_DISK);
+    let log = size("log", raw.log, defaults.log, limits::MIN_LOG);
+    let pids = match raw.pids {
+        None => defaults.pids,
+        Some(n) if (limits::MIN_PIDS..=limits::MAX_PIDS).contains(&n) => n,
+        Some(n) => {
+            c.value(
+                &p(&["limits", "pids"]),
+                format!(
+                    "`limits.pids` is {n}; give a number of processes from {} to {}, e.g. `pids: 4096`",
+                    limits::MIN_PIDS,
+                    limits::MAX_PIDS
+                ),
+            );
+            defaults.pids
+        }
+    };
+    Limits {
+        memory,
+        pids,
+        disk,
+        log,
+    }
 }
 
 /// `host_paths`: absolute host paths that exist, outside what the sandbox

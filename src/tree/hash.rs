@@ -29,6 +29,81 @@ pub fn hash_path(path: &Path) -> Result<TreeHash, TreeError> {
     })
 }
 
+/// Where a hash must stop: at `deadline`, or once the file contents read
+/// pass `max_bytes` (sparse files count at their apparent size, as the NAR
+/// holds them). Both `None`: no bound, as [`hash_path`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bound {
+    pub deadline: Option<std::time::Instant>,
+    pub max_bytes: Option<u64>,
+    /// The figure of `max_bytes` as the user set it, for the message.
+    pub max_bytes_name: &'static str,
+}
+
+/// [`hash_path`] within `bound`: past it, [`TreeError::Stopped`] says which
+/// bound and how far the hash got, within a megabyte of the bound.
+pub fn hash_path_within(path: &Path, bound: Bound) -> Result<TreeHash, TreeError> {
+    let kind = walk::root_kind(path)?;
+    let mut sink = BoundedSink {
+        hash: Sha256::new(),
+        bound,
+        read: 0,
+        next_check: CHECK_EVERY,
+        path,
+    };
+    let counts = nar::stream(path, kind, &mut sink, nar::workers())?;
+    Ok(TreeHash {
+        sri: sri(&sink.hash.finalize().into()),
+        files: counts.files,
+        bytes: counts.bytes,
+    })
+}
+
+/// How many bytes pass between two looks at the clock.
+const CHECK_EVERY: u64 = 1 << 20;
+
+/// Sink hashing on the calling thread, within a `Bound`.
+struct BoundedSink<'p> {
+    hash: Sha256,
+    bound: Bound,
+    read: u64,
+    next_check: u64,
+    path: &'p Path,
+}
+
+impl NarSink for BoundedSink<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), TreeError> {
+        self.hash.update(bytes);
+        self.read += bytes.len() as u64;
+        if self.read < self.next_check {
+            return Ok(());
+        }
+        self.next_check = self.read + CHECK_EVERY;
+        let stop = |reason: String| TreeError::Stopped {
+            path: self.path.to_path_buf(),
+            reason,
+        };
+        if let Some(max) = self.bound.max_bytes.filter(|m| self.read > *m) {
+            return Err(stop(format!(
+                "hashing stopped: the tree holds more than {} ({max} bytes), its {}",
+                crate::sandbox::limits::format_size(max),
+                self.bound.max_bytes_name
+            )));
+        }
+        if self
+            .bound
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            return Err(stop(format!(
+                "hashing stopped at the scenario's deadline (its `timeout`) after {} MiB",
+                self.read >> 20
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Hash two trees concurrently (one rayon task each), e.g. the outputs of
 /// build A and build B.
 pub fn hash_pair(a: &Path, b: &Path) -> (Result<TreeHash, TreeError>, Result<TreeHash, TreeError>) {
@@ -110,6 +185,48 @@ impl TreeHash {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn a_bounded_hash_stops_at_its_size_or_deadline_and_matches_within() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::File::create(dir.path().join("sparse"))
+            .and_then(|f| f.set_len(64 << 20))
+            .expect("sparse");
+        let unbounded = hash_path(dir.path()).expect("hash");
+        let roomy = Bound {
+            deadline: Some(std::time::Instant::now() + std::time::Duration::from_secs(3600)),
+            max_bytes: Some(1 << 30),
+            max_bytes_name: "limits.disk",
+        };
+        assert_eq!(
+            hash_path_within(dir.path(), roomy).expect("within"),
+            unbounded
+        );
+        let small = Bound {
+            max_bytes: Some(16 << 20),
+            ..roomy
+        };
+        match hash_path_within(dir.path(), small) {
+            Err(TreeError::Stopped { reason, .. }) => assert_eq!(
+                reason,
+                "hashing stopped: the tree holds more than 16 MiB (16777216 bytes), its limits.disk"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let late = Bound {
+            deadline: Some(std::time::Instant::now()),
+            ..roomy
+        };
+        match hash_path_within(dir.path(), late) {
+            Err(TreeError::Stopped { reason, .. }) => assert!(
+                reason.starts_with(
+                    "hashing stopped at the scenario's deadline (its `timeout`) after "
+                ),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn sri_of_known_file_matches_nix() {

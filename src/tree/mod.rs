@@ -18,7 +18,7 @@ mod walk;
 
 pub use diff::{diff_differing, diff_manifests, diff_trees};
 pub use explain::{Detail, explain_differences};
-pub use hash::{hash_pair, hash_path, nar_sha256, nix32, sri};
+pub use hash::{Bound, hash_pair, hash_path, hash_path_within, nar_sha256, nix32, sri};
 pub use manifest::{Entry, EntryKind, Manifest, escape_name, file_sha256, manifest};
 pub use modes::{Modes, diff_modes, modes};
 pub use nar::write_nar;
@@ -50,6 +50,10 @@ pub enum TreeError {
     /// pipe under `envtwin hash --nar | head`; exit 3).
     #[error("writing the NAR stream: {source}")]
     Write { source: std::io::Error },
+    /// Hashing stopped at a bound (a deadline, a size): the tree is not
+    /// judged (exit 1 where it stands alone).
+    #[error("{path}: {reason}")]
+    Stopped { path: PathBuf, reason: String },
 }
 
 impl TreeError {
@@ -57,7 +61,7 @@ impl TreeError {
     pub fn exit_code(&self) -> i32 {
         match self {
             TreeError::BadPath { .. } => crate::error::EXIT_INVALID,
-            TreeError::SpecialFile { .. } => crate::error::EXIT_FAILED,
+            TreeError::SpecialFile { .. } | TreeError::Stopped { .. } => crate::error::EXIT_FAILED,
             TreeError::Io { .. } | TreeError::Write { .. } => crate::error::EXIT_HARNESS,
         }
     }

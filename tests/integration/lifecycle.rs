@@ -99,7 +99,8 @@ expect:
             ),
         );
     }
-    let (code, report) = p.run_json(&["-j", "2", "."]);
+    // Four builds at once: --max-builds must allow it on a 2-CPU machine.
+    let (code, report) = p.run_json(&["-j", "2", "--max-builds", "4", "."]);
     assert_eq!(code, 0, "{report:#}");
 }
 
