@@ -5,7 +5,6 @@
 use crate::report::{ScenarioReport, Verdict};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// A progress display, or nothing.
@@ -69,7 +68,7 @@ impl Progress {
 }
 
 fn message() -> String {
-    let n = crate::sandbox::RUNNING.load(Ordering::Relaxed);
+    let n = crate::sandbox::slots::running();
     format!(
         "scenarios done, {n} build{} running",
         if n == 1 { "" } else { "s" }

@@ -29,8 +29,8 @@ pub const KEPT_PREFIX: &str = "envtwin-kept-";
 const LOCK: &str = ".lock";
 /// A run dir before its lock is taken; swept only when old.
 const UNBORN_PREFIX: &str = ".envtwin-unborn-";
-/// A run dir with no lock file yet is being born; it is stale only once
-/// older than this.
+/// An unborn dir (or a run dir without a lock file, which only an older
+/// envtwin makes) is stale only once older than this.
 const UNBORN_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub fn register_pid(pid: u32) {
@@ -290,9 +290,12 @@ mod tests {
     #[test]
     fn a_run_dir_being_born_is_left_alone() {
         let work = tempfile::tempdir().unwrap();
+        let unborn = work.path().join(format!("{UNBORN_PREFIX}young"));
         let young = work.path().join(format!("{RUN_PREFIX}young"));
+        std::fs::create_dir(&unborn).unwrap();
         std::fs::create_dir(&young).unwrap();
         assert!(sweep(work.path()).is_empty());
+        assert!(unborn.exists());
         assert!(young.exists());
     }
 

@@ -29,9 +29,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Sandboxes running right now (for the progress display).
-pub static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
 /// Where envtwin's own binary is mounted when probes run through a wrapper.
 pub const PROBE_EXE: &str = "/envtwin/bin/envtwin";
 
@@ -251,7 +248,6 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
     drop(procs);
     let pid = child.id();
     lifetime::register_pid(pid);
-    RUNNING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let watched = watch(pid, start + timeout, spec);
     if watched != Watched::Ended {
         // Killing the helper kills pid 1 of the sandbox (PDEATHSIG), and
@@ -260,7 +256,6 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
     }
     let status = child.wait();
     lifetime::unregister_pid(pid);
-    RUNNING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     lifetime::park_if_interrupted();
     let status = status.map_err(|e| format!("waiting for the sandbox: {e}"))?;
     let duration = start.elapsed();
@@ -330,10 +325,11 @@ enum Watched {
 /// between two measurements is at least 200 ms and ten times the last
 /// measurement, so a build of many files is not slowed by its watchdog.
 fn watch(pid: u32, deadline: Instant, spec: &SandboxSpec) -> Watched {
+    let exit = ExitWatch::open(pid);
     let mut pause = Duration::from_millis(200);
     loop {
         let step = deadline.min(Instant::now() + pause);
-        if wait_until(pid, step) {
+        if exit.until(step) {
             return Watched::Ended;
         }
         if Instant::now() >= deadline {
@@ -367,53 +363,65 @@ pub fn full_filesystem(work: &Path) -> Option<String> {
     })
 }
 
-/// Wait for process `pid` to exit, up to `deadline`, without polling: a
-/// pidfd becomes readable when the process ends. `true` if it ended.
-fn wait_until(pid: u32, deadline: Instant) -> bool {
-    // SAFETY: pidfd_open on our own child; the fd is owned below.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if fd < 0 {
-        return wait_by_polling(pid, deadline);
-    }
-    // SAFETY: a fresh fd from pidfd_open.
-    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if rc > 0 {
-            return true;
-        }
-        if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return wait_by_polling(pid, deadline);
-        }
-    }
+/// Waits for one child process to exit without polling: a pidfd (opened
+/// once per build) becomes readable when the process ends. Kernels before
+/// 5.3 have none; there it checks every 5 ms instead.
+struct ExitWatch {
+    pid: u32,
+    pidfd: Option<std::os::fd::OwnedFd>,
 }
 
-/// Kernels before 5.3 have no pidfd: check every 5 ms instead.
-fn wait_by_polling(pid: u32, deadline: Instant) -> bool {
-    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitid};
-    let pid = nix::unistd::Pid::from_raw(pid as i32);
-    loop {
-        // WNOWAIT: leave the zombie for `Child::wait` to reap.
-        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
-        match waitid(nix::sys::wait::Id::Pid(pid), flags) {
-            Ok(WaitStatus::StillAlive) => {}
-            _ => return true,
+impl ExitWatch {
+    fn open(pid: u32) -> ExitWatch {
+        // SAFETY: pidfd_open on our own child; the fd is owned below.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+        // SAFETY: a fresh fd from pidfd_open.
+        let pidfd = (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) });
+        ExitWatch { pid, pidfd }
+    }
+
+    /// Wait up to `deadline`; `true` if the process has ended.
+    fn until(&self, deadline: Instant) -> bool {
+        let Some(fd) = &self.pidfd else {
+            return self.by_polling(deadline);
+        };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            let mut pfd = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if rc > 0 {
+                return true;
+            }
+            if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return self.by_polling(deadline);
+            }
         }
-        if Instant::now() >= deadline {
-            return false;
+    }
+
+    fn by_polling(&self, deadline: Instant) -> bool {
+        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitid};
+        let pid = nix::unistd::Pid::from_raw(self.pid as i32);
+        loop {
+            // WNOWAIT: leave the zombie for `Child::wait` to reap.
+            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+            match waitid(nix::sys::wait::Id::Pid(pid), flags) {
+                Ok(WaitStatus::StillAlive) => {}
+                _ => return true,
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -34,6 +34,11 @@ pub fn set_max(max: usize) {
     FREED.notify_all();
 }
 
+/// Builds holding a slot right now (the progress display's count).
+pub fn running() -> usize {
+    STATE.lock().map_or(0, |s| s.running)
+}
+
 /// The most builds that ran at once so far in this process.
 pub fn peak() -> usize {
     STATE.lock().map_or(0, |s| s.peak)
