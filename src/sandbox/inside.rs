@@ -13,10 +13,6 @@
 //! 1 dies with this process, and this process with envtwin (PDEATHSIG).
 
 use super::ids::{IdMap, userns_unavailable_hint};
-
-/// `uname -r` says 2.6.(40 + minor): linux/personality.h's UNAME26 (not
-/// in the libc crate).
-const UNAME26: libc::c_int = 0x0020000;
 use super::{PROBE_EXE, SandboxResult, SandboxSpec, lifetime, mounts};
 use crate::probe::{self, Captured};
 use nix::sched::{CloneFlags, unshare};
@@ -27,6 +23,10 @@ use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
+
+/// `uname -r` says 2.6.(40 + minor): linux/personality.h's UNAME26 (not
+/// in the libc crate).
+const UNAME26: libc::c_int = 0x0020000;
 
 /// Maximum bytes of a probe command's stdout/stderr kept.
 const CAPTURE_CAP: usize = 1 << 20;
@@ -408,17 +408,15 @@ impl LogSink {
             self.head_left -= n as u64;
             bytes = &bytes[n..];
         }
-        for &b in bytes {
-            if self.tail.len() == self.tail_cap {
-                self.tail.pop_front();
-                self.dropped += 1;
-            }
-            if self.tail_cap > 0 {
-                self.tail.push_back(b);
-            } else {
-                self.dropped += 1;
-            }
-        }
+        // Only the last `tail_cap` bytes of held tail + `bytes` survive:
+        // drop the rest in two slices, not byte by byte (a runaway build
+        // writes hundreds of MB through here).
+        let keep_new = bytes.len().min(self.tail_cap);
+        let (gone, kept) = bytes.split_at(bytes.len() - keep_new);
+        let overflow = (self.tail.len() + keep_new).saturating_sub(self.tail_cap);
+        self.tail.drain(..overflow);
+        self.tail.extend(kept);
+        self.dropped += (gone.len() + overflow) as u64;
     }
 
     /// Write the held tail; returns the bytes dropped.
@@ -665,4 +663,52 @@ fn read_capped(f: &mut File) -> String {
     let mut buf = Vec::new();
     let _ = f.take(CAPTURE_CAP as u64).read_to_end(&mut buf);
     String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogSink;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// However the output arrives, the log is its head, a line counting
+        /// what was dropped, and its tail.
+        #[test]
+        fn the_log_keeps_head_and_tail_in_any_chunking(
+            len in 0usize..3000,
+            cap in 4u64..1200,
+            cuts in proptest::collection::vec(1usize..400, 0..20),
+        ) {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut sink = LogSink::new(cap);
+            let mut out = Vec::new();
+            let mut rest = &data[..];
+            for c in cuts.iter().chain(std::iter::repeat(&usize::MAX)) {
+                if rest.is_empty() {
+                    break;
+                }
+                let (now, later) = rest.split_at((*c).min(rest.len()));
+                sink.feed(now, &mut out);
+                rest = later;
+            }
+            let dropped = sink.finish(&mut out);
+            let tail_cap = (cap / 4).min(64 * 1024) as usize;
+            let head = (cap as usize - tail_cap).min(len);
+            let kept_tail = (len - head).min(tail_cap);
+            let want_dropped = len - head - kept_tail;
+            prop_assert_eq!(dropped, want_dropped as u64);
+            let mut want = data[..head].to_vec();
+            if want_dropped > 0 {
+                want.extend(
+                    format!(
+                        "\n[envtwin: {want_dropped} bytes of output dropped here: limits.log is {}]\n",
+                        super::super::limits::format_size(cap)
+                    )
+                    .as_bytes(),
+                );
+            }
+            want.extend(&data[len - kept_tail..]);
+            prop_assert_eq!(out, want);
+        }
+    }
 }
