@@ -71,8 +71,6 @@ pub struct SandboxSpec {
     pub home: String,
     /// What of the host the build sees.
     pub host: plan::HostView,
-    /// Extra host paths visible read-only at the same path (`host_paths`).
-    pub host_paths: Vec<PathBuf>,
     /// Restrict the build to this many CPUs; `None` = all.
     pub cpus: Option<usize>,
     /// Which allowed CPU the restricted set starts at, so that builds

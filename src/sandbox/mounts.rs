@@ -187,13 +187,8 @@ fn private_trees(root: &Path, spec: &SandboxSpec, skeletons: &mut Vec<PathBuf>) 
     for t in &targets {
         ensure_dir(root, t, skeletons)?;
     }
-    let extra_ro = spec
-        .readonly_binds
-        .iter()
-        .map(|(_, t)| t.clone())
-        .chain(spec.host_paths.iter().map(|h| h.display().to_string()));
-    for target in extra_ro {
-        if let Some(parent) = Path::new(&target).parent().and_then(|p| p.to_str()) {
+    for (_, target) in &spec.readonly_binds {
+        if let Some(parent) = Path::new(target).parent().and_then(|p| p.to_str()) {
             ensure_dir(root, parent, skeletons)?;
         }
     }
@@ -227,13 +222,8 @@ fn private_trees(root: &Path, spec: &SandboxSpec, skeletons: &mut Vec<PathBuf>) 
     for (host, target) in &spec.writable_mounts {
         bind(host, &inside(root, target), PRIVATE_TREE)?;
     }
-    let ro_binds = spec.readonly_binds.iter().cloned().chain(
-        spec.host_paths
-            .iter()
-            .map(|h| (h.clone(), h.display().to_string())),
-    );
-    for (host, target) in ro_binds {
-        let at = inside(root, &target);
+    for (host, target) in &spec.readonly_binds {
+        let at = inside(root, target);
         if host.is_dir() {
             mkdir(&at)?;
         } else if std::fs::symlink_metadata(&at).is_err() {
@@ -241,7 +231,7 @@ fn private_trees(root: &Path, spec: &SandboxSpec, skeletons: &mut Vec<PathBuf>) 
                 format!("creating {}", at.display())
             })?;
         }
-        bind(&host, &at, RO)?;
+        bind(host, &at, RO)?;
     }
     Ok(())
 }

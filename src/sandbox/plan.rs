@@ -500,11 +500,23 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
         src: input.src.to_path_buf(),
         writable_mounts,
         empty_dirs,
-        readonly_binds: input.command.readonly_binds.clone(),
+        // `host_paths` are read-only binds like the provider's, each at
+        // its own path.
+        readonly_binds: input
+            .command
+            .readonly_binds
+            .iter()
+            .cloned()
+            .chain(
+                input
+                    .host_paths
+                    .iter()
+                    .map(|h| (h.clone(), h.display().to_string())),
+            )
+            .collect(),
         out_storage_at: input.command.out_storage_at.clone(),
         home: s.home.clone(),
         host: host_view().clone(),
-        host_paths: input.host_paths.to_vec(),
         hostname: s.hostname.clone(),
         domainname: s.domainname.clone(),
         uid: s.uid,
