@@ -310,8 +310,7 @@ pub fn compute_host_view(root: &Path) -> HostView {
             }
             if let Ok(target) = std::fs::canonicalize(e.path())
                 && host_visible(&target).is_none()
-                && target.is_file()
-                && world_readable(&target)
+                && std::fs::metadata(&target).is_ok_and(|m| m.is_file() && world_readable(&m))
             {
                 view.etc_link_targets.push(target);
             }
@@ -321,12 +320,10 @@ pub fn compute_host_view(root: &Path) -> HostView {
     view
 }
 
-fn world_readable(p: &Path) -> bool {
+fn world_readable(m: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| {
-        let mode = m.permissions().mode();
-        mode & 0o004 != 0 && (!m.is_dir() || mode & 0o001 != 0)
-    })
+    let mode = m.permissions().mode();
+    mode & 0o004 != 0 && (!m.is_dir() || mode & 0o001 != 0)
 }
 
 /// Collect the entries under `dir` (host path `host`) that not everyone may
@@ -344,7 +341,7 @@ fn hidden_in(dir: &Path, host: &Path, out: &mut Vec<(PathBuf, bool)>) {
             continue;
         }
         let h = host.join(e.file_name());
-        if !world_readable(&e.path()) {
+        if !world_readable(&meta) {
             out.push((h, meta.is_dir()));
         } else if meta.is_dir() {
             hidden_in(&e.path(), &h, out);
