@@ -376,12 +376,15 @@ fn snapshot_check(
         return;
     };
     let body = snapshot::body(&s.name, &hash.sri, probes, files);
-    let check = snapshot::judge(settings, &s.name, &r.file, &body);
-    if check.message.starts_with(snapshot::CANNOT_WRITE) {
-        // The harness could not record its result: not a verdict on the scenario.
-        r.verdict = Verdict::Error;
-        r.reason = Some(check.message.clone());
-    }
+    let check = match snapshot::judge(settings, &s.name, &r.file, &body) {
+        Ok(check) => check,
+        Err(check) => {
+            // The harness could not record its result: not a verdict on the scenario.
+            r.verdict = Verdict::Error;
+            r.reason = Some(check.message.clone());
+            check
+        }
+    };
     if !check.passed && r.verdict == Verdict::Pass {
         r.verdict = Verdict::Fail;
     }

@@ -345,13 +345,15 @@ pub fn check_writable(dir: &Path) -> Result<(), String> {
         .map_err(fail)
 }
 
-/// The `snapshot` check of one scenario's build A.
+/// The `snapshot` check of one scenario's build A; `Err` with the failed
+/// check when the snapshot could not be written (a harness error, not a
+/// verdict on the scenario).
 pub fn judge(
     settings: &Settings,
     name: &str,
     scenario_file: &str,
     body: &str,
-) -> crate::report::Check {
+) -> Result<crate::report::Check, crate::report::Check> {
     let verdict = |passed: bool, message: String| crate::report::Check {
         check: "snapshot".into(),
         subject: name.into(),
@@ -359,60 +361,64 @@ pub fn judge(
         message,
     };
     let old = settings.existing.get(name);
-    match check(
-        &settings.dir,
-        name,
-        scenario_file,
-        old,
-        body,
-        settings.accept,
-    ) {
-        Err(e) => check_fail(
+    Ok(
+        match check(
+            &settings.dir,
             name,
-            &format!("{CANNOT_WRITE} in {}: {e}", settings.dir.display()),
-        ),
-        Ok(Outcome::Matches) => verdict(true, "the environment matches its snapshot".into()),
-        Ok(Outcome::New {
-            written,
-            accepted: true,
-        }) => verdict(
-            true,
-            format!("new snapshot accepted: {}", written.display()),
-        ),
-        Ok(Outcome::New { written, .. }) => verdict(
-            !settings.ci,
-            format!(
-                "no snapshot yet: wrote {}; accept it with `cargo insta review` (or `cargo insta accept`) or rerun with --accept{}",
-                written.display(),
-                if settings.ci {
-                    " (a missing snapshot fails under CI=true)"
-                } else {
-                    ""
-                }
-            ),
-        ),
-        Ok(Outcome::Changed {
-            changes,
-            written,
-            accepted,
-        }) => {
-            let summary = changes.join("; ");
-            if accepted {
-                verdict(
-                    true,
-                    format!("snapshot updated ({}): {summary}", written.display()),
-                )
-            } else {
-                verdict(
-                    false,
-                    format!(
-                        "the environment changed since its snapshot: {summary}; new snapshot in {} (accept with `cargo insta review` or --accept)",
-                        written.display()
-                    ),
-                )
+            scenario_file,
+            old,
+            body,
+            settings.accept,
+        ) {
+            Err(e) => {
+                return Err(check_fail(
+                    name,
+                    &format!("{CANNOT_WRITE} in {}: {e}", settings.dir.display()),
+                ));
             }
-        }
-    }
+            Ok(Outcome::Matches) => verdict(true, "the environment matches its snapshot".into()),
+            Ok(Outcome::New {
+                written,
+                accepted: true,
+            }) => verdict(
+                true,
+                format!("new snapshot accepted: {}", written.display()),
+            ),
+            Ok(Outcome::New { written, .. }) => verdict(
+                !settings.ci,
+                format!(
+                    "no snapshot yet: wrote {}; accept it with `cargo insta review` (or `cargo insta accept`) or rerun with --accept{}",
+                    written.display(),
+                    if settings.ci {
+                        " (a missing snapshot fails under CI=true)"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+            Ok(Outcome::Changed {
+                changes,
+                written,
+                accepted,
+            }) => {
+                let summary = changes.join("; ");
+                if accepted {
+                    verdict(
+                        true,
+                        format!("snapshot updated ({}): {summary}", written.display()),
+                    )
+                } else {
+                    verdict(
+                        false,
+                        format!(
+                            "the environment changed since its snapshot: {summary}; new snapshot in {} (accept with `cargo insta review` or --accept)",
+                            written.display()
+                        ),
+                    )
+                }
+            }
+        },
+    )
 }
 
 fn check_fail(name: &str, message: &str) -> crate::report::Check {
