@@ -371,9 +371,9 @@ pub fn judge(
             settings.accept,
         ) {
             Err(e) => {
-                return Err(check_fail(
-                    name,
-                    &format!("{CANNOT_WRITE} in {}: {e}", settings.dir.display()),
+                return Err(verdict(
+                    false,
+                    format!("{CANNOT_WRITE} in {}: {e}", settings.dir.display()),
                 ));
             }
             Ok(Outcome::Matches) => verdict(true, "the environment matches its snapshot".into()),
@@ -419,13 +419,4 @@ pub fn judge(
             }
         },
     )
-}
-
-fn check_fail(name: &str, message: &str) -> crate::report::Check {
-    crate::report::Check {
-        check: "snapshot".into(),
-        subject: name.into(),
-        passed: false,
-        message: message.into(),
-    }
 }
