@@ -185,17 +185,12 @@ pub fn build(
     command: &plan::BuildCommand,
     opts: &TwinOptions,
 ) -> Result<TwinOutcome, String> {
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("{}-", s.name))
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir_in(&opts.run_dir)
-        .map_err(|e| {
-            format!(
-                "cannot create a temp dir in {}: {e}",
-                opts.run_dir.display()
-            )
-        })?
-        .keep();
+    let dir = lifetime::private_dir(&opts.run_dir, &format!("{}-", s.name)).map_err(|e| {
+        format!(
+            "cannot create a temp dir in {}: {e}",
+            opts.run_dir.display()
+        )
+    })?;
     lifetime::register_tree(dir.clone());
     let result = build_in(s, command, opts, dir.clone());
     lifetime::unregister_tree(&dir);
@@ -214,12 +209,8 @@ pub fn build(
 /// Move a tree out of the run dir, which goes when the run ends, to a
 /// `envtwin-kept-*` dir beside it, which stays (and no sweep removes).
 fn keep(dir: &std::path::Path, workdir: &std::path::Path, name: &str) -> Result<PathBuf, String> {
-    let to = tempfile::Builder::new()
-        .prefix(&format!("{}{name}-", lifetime::KEPT_PREFIX))
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir_in(workdir)
-        .map_err(|e| format!("cannot keep the trees in {}: {e}", workdir.display()))?
-        .keep();
+    let to = lifetime::private_dir(workdir, &format!("{}{name}-", lifetime::KEPT_PREFIX))
+        .map_err(|e| format!("cannot keep the trees in {}: {e}", workdir.display()))?;
     // Renamed over the empty placeholder: same filesystem, one step.
     std::fs::rename(dir, &to).map_err(|e| {
         format!(
@@ -309,9 +300,10 @@ fn build_in(
     let culprits = if want_search {
         let ctl = Control {
             a: &a,
+            // Borrowed when the run already listed A (snapshots).
             manifest: match &a.manifest {
-                Some(m) => m.clone(),
-                None => build_manifest(&a)?,
+                Some(m) => std::borrow::Cow::Borrowed(m),
+                None => std::borrow::Cow::Owned(build_manifest(&a)?),
             },
             modes: modes_a.filter(|_| s.compare == Compare::Strict),
             archives: differences
@@ -358,7 +350,7 @@ type Digest = Vec<u8>;
 /// Build A, the control every trial is compared with.
 struct Control<'c> {
     a: &'c BuildOutcome,
-    manifest: tree::Manifest,
+    manifest: std::borrow::Cow<'c, tree::Manifest>,
     /// A's modes, when modes are compared (`compare: strict`).
     modes: Option<tree::Modes>,
     /// Differing paths that are archives: their members are keys too.

@@ -112,6 +112,16 @@ pub fn die_with_parent(parent: Option<libc::pid_t>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A new directory `PREFIX*` in `parent`, mode 0700 from its creation (no
+/// moment in which another host user could enter it), left in place.
+pub fn private_dir(parent: &Path, prefix: &str) -> std::io::Result<PathBuf> {
+    Ok(tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(parent)?
+        .keep())
+}
+
 /// One run's private working directory (mode 0700) in the workdir, locked
 /// for the life of the process. Dropping it removes it.
 #[derive(Debug)]
@@ -134,12 +144,7 @@ impl RunDir {
         // Made and locked under a name the sweep ignores, then renamed
         // (the lock stays on the inode): a concurrent run's sweep never
         // sees our dir unlocked, nor holds its probe lock as we take ours.
-        let unborn = tempfile::Builder::new()
-            .prefix(UNBORN_PREFIX)
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir_in(workdir)
-            .map_err(cannot)?
-            .keep();
+        let unborn = private_dir(workdir, UNBORN_PREFIX).map_err(cannot)?;
         let lock = std::fs::File::create(unborn.join(LOCK))
             .map_err(|e| format!("{}: {e}", unborn.join(LOCK).display()))?;
         // SAFETY: flock on an fd we own.
