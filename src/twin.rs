@@ -619,13 +619,12 @@ fn find_culprits(
                             None => return,
                         }
                     };
-                    if search.deadline.passed() {
-                        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-                        st.0.push_front(trial);
-                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                        return;
-                    }
-                    match run_trial(search, ctl, trial, twin.then_some(&pair)) {
+                    let seen = if search.deadline.passed() {
+                        Ok(Seen::OutOfTime)
+                    } else {
+                        run_trial(search, ctl, trial, twin.then_some(&pair))
+                    };
+                    match seen {
                         Ok(Seen::OutOfTime) => {
                             let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                             st.0.push_front(trial);
@@ -884,7 +883,7 @@ fn run_trial(
         search.deadline.left() + search.deadline.timeout / 20 >= search.deadline.timeout;
     let b = one(spec, values, search.deadline, input.command.hash)?;
     if b.status == BuildStatus::Timeout && !full_time {
-        let _ = std::fs::remove_dir_all(&spec.work);
+        let _ = lifetime::remove_tree(&spec.work);
         return Ok(Seen::OutOfTime);
     }
     let seen = match (trial, b.status) {
@@ -901,7 +900,7 @@ fn run_trial(
         )),
         (_, _) => Ok(Seen::Built(None, None)),
     };
-    let _ = std::fs::remove_dir_all(&spec.work);
+    let _ = lifetime::remove_tree(&spec.work);
     seen
 }
 
