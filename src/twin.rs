@@ -26,6 +26,8 @@ pub struct BuildOutcome {
     pub exit_code: Option<i32>,
     /// Why the tree has no hash (e.g. a fifo in `$out`), or the signal.
     pub problem: Option<String>,
+    /// The limit the build went past (`problem` then names it).
+    pub exceeded: Option<limits::Which>,
     pub hash: Option<TreeHash>,
     pub probes: Option<Probes>,
     pub variations: BTreeMap<String, String>,
@@ -969,6 +971,7 @@ fn one(
         status: BuildStatus::Failed,
         exit_code: o.result.exit_code,
         problem: o.result.signal.map(|s| format!("killed by signal {s}")),
+        exceeded: None,
         hash: None,
         probes: o.result.probes,
         variations: values.clone(),
@@ -990,6 +993,7 @@ fn one(
     let xfsz = outcome.exit_code == Some(limits::SHELL_XFSZ_STATUS)
         || o.result.signal == Some(libc::SIGXFSZ);
     if let Some(which) = o.exceeded.or(xfsz.then_some(limits::Which::Disk)) {
+        outcome.exceeded = Some(which);
         outcome.problem = Some(limits::exceeded(which, &spec.limits));
         return Ok(outcome);
     }
@@ -997,6 +1001,7 @@ fn one(
     if let Some(which) = limits::rlimit_telltale(&outcome.stderr_tail, &o.in_force)
         .filter(|w| *w == limits::Which::Pids || outcome.exit_code != Some(0))
     {
+        outcome.exceeded = Some(which);
         outcome.problem = Some(format!(
             "{} (as far as its output shows: the rlimit made a request fail)",
             limits::exceeded(which, &spec.limits)

@@ -173,7 +173,7 @@ fn build_check(side: &str, b: &BuildOutcome, advise_keep: bool) -> Check {
         ),
         BuildStatus::Failed => {
             let how = match (b.exit_code, &b.problem) {
-                (_, Some(p)) if p.starts_with("exceeded limits.") => p.clone(),
+                (_, Some(p)) if b.exceeded.is_some() => p.clone(),
                 (Some(0), Some(p)) => format!("built, but its $out cannot be hashed: {p}"),
                 (Some(c), _) => format!("exited {c}"),
                 (None, Some(p)) => p.clone(),
@@ -299,18 +299,17 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 
 fn show(w: Option<&Option<WhichResult>>) -> String {
     match w {
-        Some(Some(r)) => {
-            let shown = match &r.resolved {
-                Some(res) if res != &r.path => format!("{} (-> {res})", r.path),
-                _ => r.path.clone(),
-            };
-            if r.inside {
-                shown
-            } else {
-                format!("{shown} (outside the environment)")
-            }
-        }
+        Some(Some(r)) if r.inside => found_at(r),
+        Some(Some(r)) => format!("{} (outside the environment)", found_at(r)),
         _ => "nothing".into(),
+    }
+}
+
+/// Where a `which` result points: its path, and what it resolves to.
+fn found_at(r: &WhichResult) -> String {
+    match &r.resolved {
+        Some(res) if res != &r.path => format!("{} (-> {res})", r.path),
+        _ => r.path.clone(),
     }
 }
 
@@ -326,7 +325,7 @@ fn outside_notes(t: &TwinOutcome) -> Vec<String> {
             let r = r.as_ref().filter(|r| !r.inside)?;
             Some(format!(
                 "`{cmd}` resolves to {}, outside the environment",
-                show(Some(&Some(r.clone()))).trim_end_matches(" (outside the environment)")
+                found_at(r)
             ))
         })
         .collect()
