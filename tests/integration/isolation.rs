@@ -166,3 +166,32 @@ fn an_ordinary_user_builds_the_same_environment_as_root() {
     assert_eq!(scenario(&as_user, "rootless")["builds"]["b"]["hash"], hash);
     assert!(p.leftovers().is_empty(), "{:?}", p.leftovers());
 }
+
+#[test]
+fn without_user_namespaces_the_run_says_why_and_what_to_do_and_exits_3() {
+    if !require_tool("unshare") {
+        return;
+    }
+    let p = Project::new();
+    p.file("s.yaml", "name: t\nbuild: mkdir -p \"$out\"\n");
+    let bin = assert_cmd::cargo::cargo_bin("envtwin");
+    // A user namespace in which no further one may be made: what a host
+    // with user namespaces switched off looks like to envtwin.
+    let out = std::process::Command::new("unshare")
+        .args(["-Ur", "sh", "-c"])
+        .arg(format!(
+            "echo 0 > /proc/sys/user/max_user_namespaces && exec {} run --workdir {} s.yaml",
+            bin.display(),
+            p.tmp.path().display()
+        ))
+        .current_dir(p.path())
+        .output()
+        .expect("unshare");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("cannot create a user namespace")
+            && text.contains("sysctl -w user.max_user_namespaces="),
+        "{text}"
+    );
+}
