@@ -37,6 +37,22 @@ pub const SRC_MOUNT: &str = "/envtwin/src";
 /// With `fileordering`, the plain read-only view of the scenario directory
 /// that disorderfs serves, shuffled, at `SRC_MOUNT`.
 pub const SRC_PLAIN: &str = "/envtwin/.src-plain";
+/// Where `/etc`'s replacement files are staged inside (`mounts::etc`).
+pub const ETC_STAGING: &str = "/envtwin/.etc";
+/// Paths envtwin itself places inside every sandbox: a scenario's `out`
+/// may be neither one of them, nor inside one, nor a directory holding one.
+pub const OWN_PATHS: &[&str] = &[
+    SRC_MOUNT,
+    SRC_PLAIN,
+    // PROBE_EXE's directory.
+    "/envtwin/bin",
+    ETC_STAGING,
+    plan::HOME_A,
+    plan::HOME_B,
+    plan::BUILD_DIR_A,
+    plan::BUILD_DIR_B,
+    plan::EXTRA_PATH_DIR,
+];
 /// The disorderfs binary (Debian's `disorderfs`).
 pub const DISORDERFS: &str = "/usr/bin/disorderfs";
 

@@ -105,9 +105,9 @@ fn etc(root: &Path, spec: &SandboxSpec) -> R<()> {
     bind(Path::new("/etc"), &to, RO)?;
     // The sources of the binds below stay in the root tmpfs (read-only in
     // the end): a tmpfs with unlinked files in use cannot be made read-only.
-    let staging = root.join("envtwin/.etc");
+    let staging = inside(root, super::ETC_STAGING);
     ctx(std::fs::create_dir_all(&staging), || {
-        "mkdir /envtwin/.etc".into()
+        format!("mkdir {}", super::ETC_STAGING)
     })?;
     let empty_file = staging.join("empty");
     let empty_dir = staging.join("empty.d");

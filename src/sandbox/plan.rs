@@ -11,7 +11,13 @@ use std::path::{Path, PathBuf};
 
 /// The base PATH a build sees (exec_path adds one empty directory in B).
 pub const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const EXTRA_PATH_DIR: &str = "/envtwin/empty-bin";
+pub const EXTRA_PATH_DIR: &str = "/envtwin/empty-bin";
+/// HOME in build A, and in build B under the `home` variation.
+pub const HOME_A: &str = "/envtwin/home";
+pub const HOME_B: &str = "/envtwin/home-b-variant";
+/// The build directory in build A, and in build B under `build_path`.
+pub const BUILD_DIR_A: &str = "/envtwin/build";
+pub const BUILD_DIR_B: &str = "/envtwin/build-b-variant-path";
 /// Round-robin start CPU for builds restricted to fewer CPUs than all.
 static NEXT_CPU: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
@@ -77,8 +83,8 @@ impl Settings {
             lang: "C.UTF-8".into(),
             tz: "UTC".into(),
             env_shuffled: false,
-            home: "/envtwin/home".into(),
-            build_dir: "/envtwin/build".into(),
+            home: HOME_A.into(),
+            build_dir: BUILD_DIR_A.into(),
             uid: 0,
             gid: 0,
             cpus: Some(1),
@@ -100,8 +106,8 @@ impl Settings {
             Variation::Locale => self.lang = "fr_CH.UTF-8".into(),
             Variation::Timezone => self.tz = "GMT-14".into(),
             Variation::EnvOrder => self.env_shuffled = true,
-            Variation::Home => self.home = "/envtwin/home-b-variant".into(),
-            Variation::BuildPath => self.build_dir = "/envtwin/build-b-variant-path".into(),
+            Variation::Home => self.home = HOME_B.into(),
+            Variation::BuildPath => self.build_dir = BUILD_DIR_B.into(),
             Variation::User => {
                 self.uid = 1000;
                 self.gid = 1000;

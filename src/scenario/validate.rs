@@ -36,20 +36,6 @@ const HOST_DIRS: &[&str] = &[
 /// Top-level directories the sandbox mounts itself; `out` may not live there.
 const SANDBOX_DIRS: &[&str] = &["proc", "dev", "sys", "tmp", "etc"];
 
-/// Where envtwin puts its own things inside every sandbox: `out` may be
-/// neither one of them, nor inside one, nor a directory holding one.
-const OWN_PATHS: &[&str] = &[
-    crate::sandbox::SRC_MOUNT,
-    crate::sandbox::SRC_PLAIN,
-    "/envtwin/bin",
-    "/envtwin/.etc",
-    "/envtwin/home",
-    "/envtwin/home-b-variant",
-    "/envtwin/build",
-    "/envtwin/build-b-variant-path",
-    "/envtwin/empty-bin",
-];
-
 /// Longest `out`, in bytes, and most components: it is made as nested
 /// directories in a tmpfs and written into PATH, which the kernel caps.
 const MAX_OUT_BYTES: usize = 512;
@@ -455,7 +441,7 @@ fn check_out(out: &str, provider: &str) -> Result<String, String> {
                 .strip_prefix(outer)
                 .is_some_and(|r| r.starts_with('/'))
     };
-    if let Some(own) = OWN_PATHS
+    if let Some(own) = crate::sandbox::OWN_PATHS
         .iter()
         .find(|own| within(own, &normal) || within(&normal, own))
     {
