@@ -5,17 +5,11 @@
 //! environment hash covers every realised store path with its NAR hash.
 
 use super::Prepared;
-use crate::sandbox::SRC_MOUNT;
 use crate::sandbox::plan::{BuildCommand, HashKind};
+use crate::sandbox::{NIX_LINKS as LINKS, NIX_SHELL_DIR as SHELL_DIR, SRC_MOUNT};
 use crate::scenario::{NixMode, NixSpec, Scenario};
 use std::path::{Path, PathBuf};
 
-/// Where the `$out` storage is mounted in build mode; `nix-build -o` writes
-/// the result link here and `$out` points at it.
-const LINKS: &str = "/envtwin/links";
-/// The directory nix-shell's shell comes from: it holds nothing but bash, so
-/// the entry nix-shell prepends to PATH cannot leak host tools.
-const SHELL_DIR: &str = "/envtwin/shell";
 /// File (in the `$out` storage) listing the store paths to hash.
 pub const CLOSURE_FILE: &str = "closure";
 /// How to get Nix on a Debian machine.

@@ -39,6 +39,15 @@ pub const SRC_MOUNT: &str = "/envtwin/src";
 pub const SRC_PLAIN: &str = "/envtwin/.src-plain";
 /// Where `/etc`'s replacement files are staged inside (`mounts::etc`).
 pub const ETC_STAGING: &str = "/envtwin/.etc";
+/// The nix provider's: where the `$out` storage is mounted in build mode
+/// (`nix-build -o` writes the result link there and `$out` points at it),
+/// and the directory nix-shell's shell comes from (nothing but bash, so the
+/// entry nix-shell prepends to PATH cannot leak host tools). Declared here
+/// so that `OWN_PATHS` lists them.
+pub const NIX_LINKS: &str = "/envtwin/links";
+pub const NIX_SHELL_DIR: &str = "/envtwin/shell";
+/// The directory of envtwin's own libraries (`timeshift::MOUNT`).
+pub const LIB_DIR: &str = "/envtwin/lib";
 /// Paths envtwin itself places inside every sandbox: a scenario's `out`
 /// may be neither one of them, nor inside one, nor a directory holding one.
 pub const OWN_PATHS: &[&str] = &[
@@ -52,6 +61,9 @@ pub const OWN_PATHS: &[&str] = &[
     plan::BUILD_DIR_A,
     plan::BUILD_DIR_B,
     plan::EXTRA_PATH_DIR,
+    NIX_LINKS,
+    NIX_SHELL_DIR,
+    LIB_DIR,
 ];
 /// The disorderfs binary (Debian's `disorderfs`).
 pub const DISORDERFS: &str = "/usr/bin/disorderfs";
@@ -452,4 +464,28 @@ pub fn tail(path: &Path, lines: usize) -> String {
     let text = String::from_utf8_lossy(&bytes);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod own_paths_tests {
+    use super::OWN_PATHS;
+
+    #[test]
+    fn every_path_envtwin_places_inside_is_an_own_path() {
+        let placed = [
+            super::PROBE_EXE,
+            crate::timeshift::MOUNT,
+            super::ETC_STAGING,
+            super::NIX_LINKS,
+            super::NIX_SHELL_DIR,
+        ];
+        for p in placed {
+            assert!(
+                OWN_PATHS
+                    .iter()
+                    .any(|own| p == *own || p.starts_with(&format!("{own}/"))),
+                "{p} is placed inside every sandbox but `out` may take it"
+            );
+        }
+    }
 }

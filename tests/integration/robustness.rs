@@ -60,6 +60,10 @@ fn an_out_on_envtwins_own_paths_or_too_long_is_refused() {
         "/envtwin/src/x",
         "/envtwin/bin",
         "/envtwin/home",
+        // The time-shift shim's directory and the nix provider's.
+        "/envtwin/lib",
+        "/envtwin/links",
+        "/envtwin/shell/x",
     ] {
         refused(
             &format!("name: o\nout: {out}\nbuild: mkdir -p $out\n"),
