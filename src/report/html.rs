@@ -14,7 +14,7 @@ use crate::tree::Difference;
 use crate::tree::explain::{ArchiveDetail, BinaryDetail, Body, Detail, TextDetail};
 use maud::{DOCTYPE, Markup, html};
 use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Write;
 
 /// Rows of a scenario's difference list and culprit matrix; past it the
@@ -63,11 +63,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
             String::new()
         }
     );
-    let unavailable: BTreeMap<&String, &String> = report
-        .scenarios
-        .iter()
-        .flat_map(|s| s.unavailable_variations.iter())
-        .collect();
+    let unavailable = report.unavailable_variations();
     let body = html! {
         header {
             h1 { "envtwin report" }

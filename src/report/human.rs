@@ -47,11 +47,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
         details(s, w)?;
     }
     // Unavailability is a property of this machine, not of a scenario: say it once.
-    let unavailable: std::collections::BTreeMap<&String, &String> = report
-        .scenarios
-        .iter()
-        .flat_map(|s| s.unavailable_variations.iter())
-        .collect();
+    let unavailable = report.unavailable_variations();
     if !unavailable.is_empty() {
         writeln!(w)?;
         for (name, reason) in unavailable {

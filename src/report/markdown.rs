@@ -65,11 +65,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
     {
         failure(sc, w)?;
     }
-    let unavailable: std::collections::BTreeMap<&String, &String> = report
-        .scenarios
-        .iter()
-        .flat_map(|s| s.unavailable_variations.iter())
-        .collect();
+    let unavailable = report.unavailable_variations();
     if !unavailable.is_empty() {
         writeln!(w)?;
         for (name, reason) in unavailable {

@@ -48,6 +48,15 @@ impl Report {
         }
     }
 
+    /// Variations not available on this machine, name -> reason, over all
+    /// scenarios: a property of the machine, said once in a report.
+    pub fn unavailable_variations(&self) -> BTreeMap<&String, &String> {
+        self.scenarios
+            .iter()
+            .flat_map(|s| s.unavailable_variations.iter())
+            .collect()
+    }
+
     /// The CI gate: 3 if the harness failed anywhere, else 1 if a check failed.
     pub fn exit_code(&self) -> i32 {
         if self.summary.errors > 0 {
