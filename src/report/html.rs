@@ -150,15 +150,7 @@ fn page(title: &str, body: Markup, w: &mut dyn Write) -> std::io::Result<()> {
 
 fn scenario(i: usize, s: &ScenarioReport) -> Markup {
     let builds = s.builds.as_ref();
-    let varied: BTreeSet<&String> = builds
-        .map(|b| {
-            b.b.variations
-                .iter()
-                .filter(|(k, v)| b.a.variations.get(*k) != Some(*v))
-                .map(|(k, _)| k)
-                .collect()
-        })
-        .unwrap_or_default();
+    let varied: BTreeSet<&String> = builds.map(|b| b.varied().collect()).unwrap_or_default();
     html! {
         section.scenario id={ "s" (i) } aria-labelledby={ "h" (i) } {
             h2 id={ "h" (i) } { (s.name) span class={ "verdict " (verdict_class(s.verdict)) } { (verdict_name(s.verdict)) } }

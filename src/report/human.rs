@@ -169,12 +169,7 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
             )?;
         }
         if let Some(b) = &s.builds {
-            let varied: Vec<String> =
-                b.b.variations
-                    .iter()
-                    .filter(|(k, v)| b.a.variations.get(*k) != Some(v))
-                    .map(|(k, _)| k.clone())
-                    .collect();
+            let varied: Vec<&str> = b.varied().map(String::as_str).collect();
             if !varied.is_empty() {
                 writeln!(w, "  build B varied: {}", varied.join(", "))?;
             }

@@ -170,6 +170,17 @@ pub struct Builds {
     pub b: BuildReport,
 }
 
+impl Builds {
+    /// The variations whose value in build B is not build A's, by name.
+    pub fn varied(&self) -> impl Iterator<Item = &String> {
+        self.b
+            .variations
+            .iter()
+            .filter(|(k, v)| self.a.variations.get(*k) != Some(*v))
+            .map(|(k, _)| k)
+    }
+}
+
 /// One build as reported.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BuildReport {
