@@ -9,7 +9,7 @@
 //! a page the browser chokes on.
 
 use super::human::{MAX_DETAIL_LINES, MAX_DETAILED, hash_a};
-use super::{Report, ScenarioReport, Verdict};
+use super::{Report, ScenarioReport, Verdict, shown_path};
 use crate::tree::Difference;
 use crate::tree::explain::{ArchiveDetail, BinaryDetail, Body, Detail, TextDetail};
 use maud::{DOCTYPE, Markup, html};
@@ -547,10 +547,6 @@ fn printable(hex: &[&str]) -> String {
             }
         })
         .collect()
-}
-
-fn shown_path(d: &Difference) -> &str {
-    if d.path.is_empty() { "." } else { &d.path }
 }
 
 fn secs(ms: u64) -> String {

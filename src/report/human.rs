@@ -1,7 +1,7 @@
 //! The human renderer: a line per scenario, failure details, a summary line.
 
 use super::terminal::{Escaping, one_line};
-use super::{Report, ScenarioReport, Verdict};
+use super::{Report, ScenarioReport, Verdict, shown_path};
 use crate::tree::Difference;
 use crate::tree::explain::{Body, Detail};
 use std::io::Write;
@@ -239,11 +239,7 @@ fn write_one(
     w: &mut dyn Write,
 ) -> std::io::Result<()> {
     let pad = " ".repeat(indent);
-    let path = if d.path.is_empty() {
-        ".".into()
-    } else {
-        one_line(&d.path)
-    };
+    let path = one_line(shown_path(d));
     if d.inherent && !d.culprits.is_empty() {
         writeln!(
             w,

@@ -22,6 +22,11 @@ use std::collections::BTreeMap;
 /// The JSON report's format version; `merge` reads only this one.
 pub const REPORT_VERSION: u32 = 1;
 
+/// A difference's path as shown: `.` for the root itself.
+pub(crate) fn shown_path(d: &Difference) -> &str {
+    if d.path.is_empty() { "." } else { &d.path }
+}
+
 /// The report of one `envtwin run`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
