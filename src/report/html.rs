@@ -9,7 +9,7 @@
 //! a page the browser chokes on.
 
 use super::human::{MAX_DETAIL_LINES, MAX_DETAILED, hash_a};
-use super::{Report, ScenarioReport, Verdict, shown_path};
+use super::{Report, ScenarioReport, Verdict, printable, shown_path, snake};
 use crate::tree::Difference;
 use crate::tree::explain::{ArchiveDetail, BinaryDetail, Body, Detail, TextDetail};
 use maud::{DOCTYPE, Markup, html};
@@ -480,7 +480,7 @@ fn binary_view(b: &BinaryDetail, budget: &Cell<usize>) -> Markup {
                 @if j > 0 { " " }
                 @if theirs.get(j) != Some(x) { mark class=(class) { (x) } } @else { (x) }
             }
-            "  |" (printable(mine)) "|"
+            "  |" (printable(mine.iter().copied())) "|"
         }
     };
     html! {
@@ -509,7 +509,7 @@ fn archive_view(a: &ArchiveDetail, budget: &Cell<usize>) -> Markup {
                         shown += 1;
                         html! {
                             li {
-                                code { (m.member) } ": " (member_kind(m))
+                                code { (m.member) } ": " (snake(&m.kind))
                                 @if m.a.is_some() || m.b.is_some() {
                                     ul {
                                         @if let Some(x) = &m.a { li { "A: " span.mono { (x) } } }
@@ -527,26 +527,6 @@ fn archive_view(a: &ArchiveDetail, budget: &Cell<usize>) -> Markup {
         @if let Some(n) = a.more { p.muted { "… " (n) " more member differences" } }
         @if let Some(n) = &a.note { p.muted { "(" (a.archive) " read incompletely: " (n) ")" } }
     }
-}
-
-fn member_kind(m: &crate::tree::explain::MemberDiff) -> String {
-    serde_json::to_value(m.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
-fn printable(hex: &[&str]) -> String {
-    hex.iter()
-        .filter_map(|x| u8::from_str_radix(x, 16).ok())
-        .map(|b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '.'
-            }
-        })
-        .collect()
 }
 
 fn secs(ms: u64) -> String {

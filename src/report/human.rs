@@ -1,7 +1,7 @@
 //! The human renderer: a line per scenario, failure details, a summary line.
 
 use super::terminal::{Escaping, one_line};
-use super::{Report, ScenarioReport, Verdict, shown_path};
+use super::{Report, ScenarioReport, Verdict, printable, shown_path, snake};
 use crate::tree::Difference;
 use crate::tree::explain::{Body, Detail};
 use std::io::Write;
@@ -319,14 +319,6 @@ fn member_culprits(d: &Difference, pad: &str, w: &mut dyn Write) -> std::io::Res
     Ok(())
 }
 
-/// A serde enum's name as it appears in JSON, e.g. `only_in_a`.
-fn snake(v: &impl serde::Serialize) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 /// The lines of a detail, each prefixed by `pad`: hints first (the likely
 /// cause matters most and must survive the line cap), then the change.
 pub(crate) fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
@@ -353,7 +345,7 @@ pub(crate) fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
                 out.push(format!(
                     "{pad}{side} @{:08x}: {hex:<width$}  |{}|",
                     b.window_offset,
-                    printable(hex)
+                    printable(hex.split(' '))
                 ));
             }
             if let Some(n) = &b.note {
@@ -389,20 +381,6 @@ pub(crate) fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
         Body::Name => {}
         Body::Unreadable { reason } => out.push(format!("{pad}could not explain: {reason}")),
     }
-}
-
-/// The characters of space-separated hex bytes, `.` for the unprintable.
-fn printable(hex: &str) -> String {
-    hex.split(' ')
-        .filter_map(|x| u8::from_str_radix(x, 16).ok())
-        .map(|b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '.'
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

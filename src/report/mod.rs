@@ -27,6 +27,28 @@ pub(crate) fn shown_path(d: &Difference) -> &str {
     if d.path.is_empty() { "." } else { &d.path }
 }
 
+/// A serde enum's name as it appears in JSON, e.g. `only_in_a`.
+pub(crate) fn snake(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// The characters of hex bytes (`41`, `00`), `.` for the unprintable.
+pub(crate) fn printable<'a>(hex: impl IntoIterator<Item = &'a str>) -> String {
+    hex.into_iter()
+        .filter_map(|x| u8::from_str_radix(x, 16).ok())
+        .map(|b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
 /// The report of one `envtwin run`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
