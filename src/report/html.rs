@@ -52,17 +52,7 @@ const SBS_COLS: maud::PreEscaped<&str> =
 pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
     let s = &report.summary;
     let total_ms: u64 = report.scenarios.iter().map(|s| s.duration_ms).sum();
-    let title = format!(
-        "envtwin: {} passed, {} failed, {} skipped{}",
-        s.passed,
-        s.failed,
-        s.skipped,
-        if s.errors > 0 {
-            format!(", {} errors", s.errors)
-        } else {
-            String::new()
-        }
-    );
+    let title = format!("envtwin: {}", s.counts());
     let unavailable = report.unavailable_variations();
     let body = html! {
         header {

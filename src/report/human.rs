@@ -55,21 +55,8 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
         }
     }
     sde_line(report, w)?;
-    let sum = &report.summary;
     writeln!(w)?;
-    if sum.errors > 0 {
-        writeln!(
-            w,
-            "{} passed, {} failed, {} skipped, {} errors",
-            sum.passed, sum.failed, sum.skipped, sum.errors
-        )
-    } else {
-        writeln!(
-            w,
-            "{} passed, {} failed, {} skipped",
-            sum.passed, sum.failed, sum.skipped
-        )
-    }
+    writeln!(w, "{}", report.summary.counts())
 }
 
 /// One line saying which SOURCE_DATE_EPOCH the builds had, when any had

@@ -106,6 +106,20 @@ pub struct Summary {
     pub skipped: usize,
 }
 
+impl Summary {
+    /// `2 passed, 1 failed, 0 skipped`, and `, N errors` when there are any.
+    pub fn counts(&self) -> String {
+        let mut out = format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        );
+        if self.errors > 0 {
+            out.push_str(&format!(", {} errors", self.errors));
+        }
+        out
+    }
+}
+
 /// A scenario's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
