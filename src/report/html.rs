@@ -9,12 +9,12 @@
 //! a page the browser chokes on.
 
 use super::human::{MAX_DETAIL_LINES, MAX_DETAILED, hash_a};
-use super::{Report, ScenarioReport, Verdict};
+use super::{Report, ScenarioReport, Verdict, printable, shown_path, snake};
 use crate::tree::Difference;
 use crate::tree::explain::{ArchiveDetail, BinaryDetail, Body, Detail, TextDetail};
 use maud::{DOCTYPE, Markup, html};
 use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Write;
 
 /// Rows of a scenario's difference list and culprit matrix; past it the
@@ -52,22 +52,8 @@ const SBS_COLS: maud::PreEscaped<&str> =
 pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
     let s = &report.summary;
     let total_ms: u64 = report.scenarios.iter().map(|s| s.duration_ms).sum();
-    let title = format!(
-        "envtwin: {} passed, {} failed, {} skipped{}",
-        s.passed,
-        s.failed,
-        s.skipped,
-        if s.errors > 0 {
-            format!(", {} errors", s.errors)
-        } else {
-            String::new()
-        }
-    );
-    let unavailable: BTreeMap<&String, &String> = report
-        .scenarios
-        .iter()
-        .flat_map(|s| s.unavailable_variations.iter())
-        .collect();
+    let title = format!("envtwin: {}", s.counts());
+    let unavailable = report.unavailable_variations();
     let body = html! {
         header {
             h1 { "envtwin report" }
@@ -154,15 +140,7 @@ fn page(title: &str, body: Markup, w: &mut dyn Write) -> std::io::Result<()> {
 
 fn scenario(i: usize, s: &ScenarioReport) -> Markup {
     let builds = s.builds.as_ref();
-    let varied: BTreeSet<&String> = builds
-        .map(|b| {
-            b.b.variations
-                .iter()
-                .filter(|(k, v)| b.a.variations.get(*k) != Some(*v))
-                .map(|(k, _)| k)
-                .collect()
-        })
-        .unwrap_or_default();
+    let varied: BTreeSet<&String> = builds.map(|b| b.varied().collect()).unwrap_or_default();
     html! {
         section.scenario id={ "s" (i) } aria-labelledby={ "h" (i) } {
             h2 id={ "h" (i) } { (s.name) span class={ "verdict " (verdict_class(s.verdict)) } { (verdict_name(s.verdict)) } }
@@ -492,7 +470,7 @@ fn binary_view(b: &BinaryDetail, budget: &Cell<usize>) -> Markup {
                 @if j > 0 { " " }
                 @if theirs.get(j) != Some(x) { mark class=(class) { (x) } } @else { (x) }
             }
-            "  |" (printable(mine)) "|"
+            "  |" (printable(mine.iter().copied())) "|"
         }
     };
     html! {
@@ -521,7 +499,7 @@ fn archive_view(a: &ArchiveDetail, budget: &Cell<usize>) -> Markup {
                         shown += 1;
                         html! {
                             li {
-                                code { (m.member) } ": " (member_kind(m))
+                                code { (m.member) } ": " (snake(&m.kind))
                                 @if m.a.is_some() || m.b.is_some() {
                                     ul {
                                         @if let Some(x) = &m.a { li { "A: " span.mono { (x) } } }
@@ -539,30 +517,6 @@ fn archive_view(a: &ArchiveDetail, budget: &Cell<usize>) -> Markup {
         @if let Some(n) = a.more { p.muted { "… " (n) " more member differences" } }
         @if let Some(n) = &a.note { p.muted { "(" (a.archive) " read incompletely: " (n) ")" } }
     }
-}
-
-fn member_kind(m: &crate::tree::explain::MemberDiff) -> String {
-    serde_json::to_value(m.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
-fn printable(hex: &[&str]) -> String {
-    hex.iter()
-        .filter_map(|x| u8::from_str_radix(x, 16).ok())
-        .map(|b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '.'
-            }
-        })
-        .collect()
-}
-
-fn shown_path(d: &Difference) -> &str {
-    if d.path.is_empty() { "." } else { &d.path }
 }
 
 fn secs(ms: u64) -> String {

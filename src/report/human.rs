@@ -1,7 +1,7 @@
 //! The human renderer: a line per scenario, failure details, a summary line.
 
 use super::terminal::{Escaping, one_line};
-use super::{Report, ScenarioReport, Verdict};
+use super::{Report, ScenarioReport, Verdict, printable, shown_path, snake};
 use crate::tree::Difference;
 use crate::tree::explain::{Body, Detail};
 use std::io::Write;
@@ -47,11 +47,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
         details(s, w)?;
     }
     // Unavailability is a property of this machine, not of a scenario: say it once.
-    let unavailable: std::collections::BTreeMap<&String, &String> = report
-        .scenarios
-        .iter()
-        .flat_map(|s| s.unavailable_variations.iter())
-        .collect();
+    let unavailable = report.unavailable_variations();
     if !unavailable.is_empty() {
         writeln!(w)?;
         for (name, reason) in unavailable {
@@ -59,21 +55,8 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
         }
     }
     sde_line(report, w)?;
-    let sum = &report.summary;
     writeln!(w)?;
-    if sum.errors > 0 {
-        writeln!(
-            w,
-            "{} passed, {} failed, {} skipped, {} errors",
-            sum.passed, sum.failed, sum.skipped, sum.errors
-        )
-    } else {
-        writeln!(
-            w,
-            "{} passed, {} failed, {} skipped",
-            sum.passed, sum.failed, sum.skipped
-        )
-    }
+    writeln!(w, "{}", report.summary.counts())
 }
 
 /// One line saying which SOURCE_DATE_EPOCH the builds had, when any had
@@ -173,12 +156,7 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
             )?;
         }
         if let Some(b) = &s.builds {
-            let varied: Vec<String> =
-                b.b.variations
-                    .iter()
-                    .filter(|(k, v)| b.a.variations.get(*k) != Some(v))
-                    .map(|(k, _)| k.clone())
-                    .collect();
+            let varied: Vec<&str> = b.varied().map(String::as_str).collect();
             if !varied.is_empty() {
                 writeln!(w, "  build B varied: {}", varied.join(", "))?;
             }
@@ -248,11 +226,7 @@ fn write_one(
     w: &mut dyn Write,
 ) -> std::io::Result<()> {
     let pad = " ".repeat(indent);
-    let path = if d.path.is_empty() {
-        ".".into()
-    } else {
-        one_line(&d.path)
-    };
+    let path = one_line(shown_path(d));
     if d.inherent && !d.culprits.is_empty() {
         writeln!(
             w,
@@ -332,14 +306,6 @@ fn member_culprits(d: &Difference, pad: &str, w: &mut dyn Write) -> std::io::Res
     Ok(())
 }
 
-/// A serde enum's name as it appears in JSON, e.g. `only_in_a`.
-fn snake(v: &impl serde::Serialize) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 /// The lines of a detail, each prefixed by `pad`: hints first (the likely
 /// cause matters most and must survive the line cap), then the change.
 pub(crate) fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
@@ -366,7 +332,7 @@ pub(crate) fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
                 out.push(format!(
                     "{pad}{side} @{:08x}: {hex:<width$}  |{}|",
                     b.window_offset,
-                    printable(hex)
+                    printable(hex.split(' '))
                 ));
             }
             if let Some(n) = &b.note {
@@ -402,20 +368,6 @@ pub(crate) fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
         Body::Name => {}
         Body::Unreadable { reason } => out.push(format!("{pad}could not explain: {reason}")),
     }
-}
-
-/// The characters of space-separated hex bytes, `.` for the unprintable.
-fn printable(hex: &str) -> String {
-    hex.split(' ')
-        .filter_map(|x| u8::from_str_radix(x, 16).ok())
-        .map(|b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '.'
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

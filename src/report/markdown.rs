@@ -6,7 +6,7 @@
 //! a fenced block it cannot close the fence.
 
 use super::human::{MAX_DETAIL_LINES, MAX_DETAILED, detail_lines, hash_a};
-use super::{Report, ScenarioReport, Verdict};
+use super::{Report, ScenarioReport, Verdict, shown_path};
 use crate::tree::Difference;
 use std::io::Write;
 
@@ -65,11 +65,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
     {
         failure(sc, w)?;
     }
-    let unavailable: std::collections::BTreeMap<&String, &String> = report
-        .scenarios
-        .iter()
-        .flat_map(|s| s.unavailable_variations.iter())
-        .collect();
+    let unavailable = report.unavailable_variations();
     if !unavailable.is_empty() {
         writeln!(w)?;
         for (name, reason) in unavailable {
@@ -143,10 +139,6 @@ fn failure(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
     Ok(())
-}
-
-fn shown_path(d: &Difference) -> &str {
-    if d.path.is_empty() { "." } else { &d.path }
 }
 
 fn cause(d: &Difference) -> String {

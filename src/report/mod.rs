@@ -22,6 +22,33 @@ use std::collections::BTreeMap;
 /// The JSON report's format version; `merge` reads only this one.
 pub const REPORT_VERSION: u32 = 1;
 
+/// A difference's path as shown: `.` for the root itself.
+pub(crate) fn shown_path(d: &Difference) -> &str {
+    if d.path.is_empty() { "." } else { &d.path }
+}
+
+/// A serde enum's name as it appears in JSON, e.g. `only_in_a`.
+pub(crate) fn snake(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// The characters of hex bytes (`41`, `00`), `.` for the unprintable.
+pub(crate) fn printable<'a>(hex: impl IntoIterator<Item = &'a str>) -> String {
+    hex.into_iter()
+        .filter_map(|x| u8::from_str_radix(x, 16).ok())
+        .map(|b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
 /// The report of one `envtwin run`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -48,6 +75,15 @@ impl Report {
         }
     }
 
+    /// Variations not available on this machine, name -> reason, over all
+    /// scenarios: a property of the machine, said once in a report.
+    pub fn unavailable_variations(&self) -> BTreeMap<&String, &String> {
+        self.scenarios
+            .iter()
+            .flat_map(|s| s.unavailable_variations.iter())
+            .collect()
+    }
+
     /// The CI gate: 3 if the harness failed anywhere, else 1 if a check failed.
     pub fn exit_code(&self) -> i32 {
         if self.summary.errors > 0 {
@@ -68,6 +104,20 @@ pub struct Summary {
     pub failed: usize,
     pub errors: usize,
     pub skipped: usize,
+}
+
+impl Summary {
+    /// `2 passed, 1 failed, 0 skipped`, and `, N errors` when there are any.
+    pub fn counts(&self) -> String {
+        let mut out = format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        );
+        if self.errors > 0 {
+            out.push_str(&format!(", {} errors", self.errors));
+        }
+        out
+    }
 }
 
 /// A scenario's verdict.
@@ -159,6 +209,17 @@ impl ScenarioReport {
 pub struct Builds {
     pub a: BuildReport,
     pub b: BuildReport,
+}
+
+impl Builds {
+    /// The variations whose value in build B is not build A's, by name.
+    pub fn varied(&self) -> impl Iterator<Item = &String> {
+        self.b
+            .variations
+            .iter()
+            .filter(|(k, v)| self.a.variations.get(*k) != Some(*v))
+            .map(|(k, _)| k)
+    }
 }
 
 /// One build as reported.

@@ -14,7 +14,7 @@
 //! directory says how many entries it holds. [`diff_manifests`] gives the
 //! same list from two manifests.
 
-use super::manifest::{Entry, EntryKind, Manifest, escape_name};
+use super::manifest::{Entry, EntryKind, Manifest, child_key, escape_name};
 use super::nar::BLOCK;
 use super::walk::{self, At, Kind};
 use super::{DiffKind, Difference, TreeError};
@@ -182,16 +182,6 @@ fn merge(a: Vec<(OsString, Kind)>, b: Vec<(OsString, Kind)>) -> Vec<Pair> {
             std::cmp::Ordering::Greater => (None, b.next()),
             std::cmp::Ordering::Equal => (a.next(), b.next()),
         });
-    }
-}
-
-/// `key/name` as a manifest key.
-fn child_key(key: &str, name: &OsStr) -> String {
-    let name = escape_name(name.as_encoded_bytes());
-    if key.is_empty() {
-        name
-    } else {
-        format!("{key}/{name}")
     }
 }
 

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -67,6 +68,16 @@ pub fn escape_name(bytes: &[u8]) -> String {
     out
 }
 
+/// `key/name` as a manifest key (`name` alone under the root's key `""`).
+pub(super) fn child_key(key: &str, name: &OsStr) -> String {
+    let name = escape_name(name.as_encoded_bytes());
+    if key.is_empty() {
+        name
+    } else {
+        format!("{key}/{name}")
+    }
+}
+
 /// A file still to be hashed: its key and its full path.
 pub(crate) struct Pending {
     pub key: String,
@@ -123,13 +134,7 @@ fn collect(
         }
         Kind::Directory => {
             for (name, kind) in walk::list_dir(path)? {
-                let name_key = escape_name(name.as_encoded_bytes());
-                let child_key = if key.is_empty() {
-                    name_key
-                } else {
-                    format!("{key}/{name_key}")
-                };
-                collect(&path.join(&name), child_key, kind, out, files)?;
+                collect(&path.join(&name), child_key(&key, &name), kind, out, files)?;
             }
             out.insert(
                 key,

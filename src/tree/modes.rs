@@ -2,8 +2,9 @@
 //! tarball or an image of the tree records. [`modes`] reads every path's
 //! permission bits, [`diff_modes`] lists paths whose bits differ.
 
+use super::manifest::child_key;
 use super::walk::{self, Kind};
-use super::{DiffKind, Difference, TreeError, escape_name};
+use super::{DiffKind, Difference, TreeError};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -30,13 +31,7 @@ fn collect(path: &Path, key: String, kind: Kind, out: &mut Modes) -> Result<(), 
     })?;
     if kind == Kind::Directory {
         for (name, kind) in walk::list_dir(path)? {
-            let name_key = escape_name(name.as_encoded_bytes());
-            let child = if key.is_empty() {
-                name_key
-            } else {
-                format!("{key}/{name_key}")
-            };
-            collect(&path.join(&name), child, kind, out)?;
+            collect(&path.join(&name), child_key(&key, &name), kind, out)?;
         }
     }
     out.insert(key, meta.permissions().mode() & 0o7777);

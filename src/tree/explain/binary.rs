@@ -3,6 +3,8 @@
 
 use super::hints::{Context, Hints};
 use super::{BinaryDetail, Side};
+use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{Read, Seek, SeekFrom};
 
@@ -213,31 +215,60 @@ pub(super) fn telltale_offsets(a: &[u8], b: &[u8], ctx: &Context, h: &mut Hints)
 }
 
 /// [`telltale_offsets`] for two files too large to hold: each is read in
-/// blocks, at most [`MAX_SEARCHED`] bytes of it.
+/// blocks, at most [`MAX_SEARCHED`] bytes of it, once for all the values.
 pub(super) fn telltale_offsets_streamed(a: Side<'_>, b: Side<'_>, ctx: &Context, h: &mut Hints) {
+    let needles: Vec<&str> = ctx
+        .telltales
+        .iter()
+        .filter(|(what, _, _)| SEARCHED.contains(&what.as_str()))
+        .flat_map(|(_, va, vb)| [va.as_str(), vb.as_str()])
+        .filter(|v| !v.is_empty())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // A side is read only when a value is first looked for in it.
+    let (in_a, in_b) = (OnceCell::new(), OnceCell::new());
     telltales_found(ctx, h, |side_a, needle| {
-        find_streamed(if side_a { a } else { b }, needle.as_bytes())
+        let (found, side) = if side_a { (&in_a, a) } else { (&in_b, b) };
+        found
+            .get_or_init(|| find_streamed(side, &needles))
+            .get(needle)
+            .copied()
     });
 }
 
 /// Bytes of one large file searched for telltales.
 const MAX_SEARCHED: u64 = 256 << 20;
 
-fn find_streamed(side: Side<'_>, needle: &[u8]) -> Option<u64> {
-    let finder = memchr::memmem::Finder::new(needle);
-    let mut r = side.open().ok()?;
-    let keep = needle.len().saturating_sub(1);
+/// The first offset of each of `needles` found in `side`, in one pass.
+fn find_streamed<'n>(side: Side<'_>, needles: &[&'n str]) -> HashMap<&'n str, u64> {
+    let mut found = HashMap::new();
+    let finders: Vec<(&str, memchr::memmem::Finder<'_>)> = needles
+        .iter()
+        .map(|n| (*n, memchr::memmem::Finder::new(n.as_bytes())))
+        .collect();
+    let Ok(mut r) = side.open() else {
+        return found;
+    };
+    let longest = needles.iter().map(|n| n.len()).max().unwrap_or(0);
+    let keep = longest.saturating_sub(1);
     let mut buf = vec![0u8; BLOCK + keep];
     // `buf[..held]` holds the last `keep` bytes of the previous block, then
     // the new one; `base` is the file offset of `buf[0]`.
     let (mut held, mut base) = (0usize, 0u64);
-    while base < MAX_SEARCHED {
-        let n = fill(&mut r, &mut buf[held..held + BLOCK]).ok()?;
-        if let Some(i) = finder.find(&buf[..held + n]) {
-            return Some(base + i as u64);
+    while base < MAX_SEARCHED && found.len() < finders.len() {
+        let Ok(n) = fill(&mut r, &mut buf[held..held + BLOCK]) else {
+            break;
+        };
+        for (needle, finder) in &finders {
+            if !found.contains_key(needle)
+                && let Some(i) = finder.find(&buf[..held + n])
+            {
+                found.insert(*needle, base + i as u64);
+            }
         }
         if n < BLOCK {
-            return None;
+            break;
         }
         let total = held + n;
         let tail = keep.min(total);
@@ -245,7 +276,7 @@ fn find_streamed(side: Side<'_>, needle: &[u8]) -> Option<u64> {
         base += (total - tail) as u64;
         held = tail;
     }
-    None
+    found
 }
 
 /// Name each telltale whose A value is found in A and B value in B, where
