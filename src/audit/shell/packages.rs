@@ -491,7 +491,7 @@ fn nuget(words: &[Word], out: &mut ShellAudit) {
                 );
             }
         }
-        "restore" => restore(&words[0], args, &["-LockedMode"], "-LockedMode", out),
+        "restore" => restore(&words[0], args, "-LockedMode", out),
         _ => {}
     }
 }
@@ -542,15 +542,15 @@ fn dotnet(words: &[Word], out: &mut ShellAudit) {
                 );
             }
         }
-        "restore" => restore(&words[0], args, &["--locked-mode"], "--locked-mode", out),
+        "restore" => restore(&words[0], args, "--locked-mode", out),
         _ => {}
     }
 }
 
 /// `restore` without locked mode may resolve floating versions afresh and
-/// rewrite packages.lock.json instead of failing.
-fn restore(tool: &Word, args: &[Word], flags: &[&str], flag: &str, out: &mut ShellAudit) {
-    let locked = has_flag(args, flags);
+/// rewrite packages.lock.json instead of failing; `flag` asks for locked mode.
+fn restore(tool: &Word, args: &[Word], flag: &str, out: &mut ShellAudit) {
+    let locked = has_flag(args, &[flag]);
     out.fetches.add(locked);
     if !locked {
         out.hit(
