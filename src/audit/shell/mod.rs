@@ -1199,8 +1199,14 @@ fn has_long_hex(text: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn found(script: &str) -> Vec<(usize, usize, &'static str)> {
-        let mut found: Vec<_> = audit(script)
+    /// (line, column, rule id) of each finding in `script`, sorted.
+    pub(super) fn found(script: &str) -> Vec<(usize, usize, &'static str)> {
+        found_in(script, Context::default())
+    }
+
+    /// [`found`] for a build in `ctx`.
+    pub(super) fn found_in(script: &str, ctx: Context) -> Vec<(usize, usize, &'static str)> {
+        let mut found: Vec<_> = audit_with(script, ctx)
             .hits
             .iter()
             .map(|l| (l.hit.line, l.hit.column, l.hit.rule.id()))
