@@ -214,6 +214,17 @@ fn in_project(rel: &Path, file: &str) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// The directory `rel` as the build script sees it: `$src/rel`, or `$src`
+/// for the project root.
+fn src_dir(rel: &Path) -> String {
+    let dir = rel.to_string_lossy();
+    if dir.is_empty() {
+        "$src".to_string()
+    } else {
+        format!("$src/{dir}")
+    }
+}
+
 /// A YAML double-quoted scalar: safe for any path.
 fn quoted(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
@@ -429,12 +440,7 @@ fn npm_bins(lock: &str) -> Vec<String> {
 fn npm(abs: &Path, rel: &Path, prefix: &str) -> Starter {
     let scenario = name(prefix, "npm");
     let from = in_project(rel, "package-lock.json");
-    let dir = rel.to_string_lossy().into_owned();
-    let src_dir = if dir.is_empty() {
-        "$src".to_string()
-    } else {
-        format!("$src/{dir}")
-    };
+    let src_dir = src_dir(rel);
     let bins = npm_bins(&read(&abs.join("package-lock.json")));
     let commands: Vec<(String, String)> = bins
         .iter()
@@ -515,12 +521,7 @@ fn cargo_bins(abs: &Path) -> Vec<String> {
 fn cargo(abs: &Path, rel: &Path, prefix: &str) -> Starter {
     let scenario = name(prefix, "cargo");
     let from = in_project(rel, "Cargo.lock");
-    let dir = rel.to_string_lossy().into_owned();
-    let src_dir = if dir.is_empty() {
-        "$src".to_string()
-    } else {
-        format!("$src/{dir}")
-    };
+    let src_dir = src_dir(rel);
     let bins = cargo_bins(abs);
     let commands: Vec<(String, String)> = bins
         .iter()
@@ -594,12 +595,7 @@ fn pyproject_scripts(toml: &str) -> Vec<String> {
 fn uv(abs: &Path, rel: &Path, prefix: &str) -> Starter {
     let scenario = name(prefix, "uv");
     let from = in_project(rel, "uv.lock");
-    let dir = rel.to_string_lossy().into_owned();
-    let src_dir = if dir.is_empty() {
-        "$src".to_string()
-    } else {
-        format!("$src/{dir}")
-    };
+    let src_dir = src_dir(rel);
     let scripts = pyproject_scripts(&read(&abs.join("pyproject.toml")));
     let mut commands = vec![("python3".to_string(), "$out/bin/python3".to_string())];
     commands.extend(scripts.iter().map(|s| (s.clone(), format!("$out/bin/{s}"))));

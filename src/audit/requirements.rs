@@ -113,7 +113,7 @@ pub(crate) fn classify(spec: &str) -> Spec {
 /// never by a hash.
 pub(crate) fn is_vcs(spec: &str) -> bool {
     let url = match spec.split_once('@') {
-        Some((_, url)) if !spec[..spec.find('@').unwrap_or(0)].contains("://") => url.trim(),
+        Some((name, url)) if !name.contains("://") => url.trim(),
         _ => spec.trim(),
     };
     ["git+", "hg+", "svn+", "bzr+", "git://"]

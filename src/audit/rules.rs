@@ -5,34 +5,53 @@
 
 use super::Severity;
 
-/// Every rule the audit knows. The ids are stable: CI configurations and
-/// tests refer to them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Rule {
-    NixLookupPath,
-    NixFetchUnpinned,
-    NixFetchgitNoRev,
-    NixImpureBuiltin,
-    NixPathOutside,
-    PipUnpinned,
-    PipNoHashes,
-    PipRequirementsUnaudited,
-    RequirementsUnpinned,
-    RequirementsNoHashes,
-    DownloadUnchecked,
-    AptUnpinned,
-    NpmInstall,
-    GitCloneUnpinned,
-    NetworkUnpinned,
-    PipTransitiveUnpinned,
-    PipxUnpinned,
-    GoUnpinned,
-    GemUnpinned,
-    ApkUnpinned,
-    ChocoUnpinned,
-    NugetUnpinned,
-    CargoInstallUnpinned,
-    CargoBuildUnlocked,
+/// Declares `Rule` and, for the tests, `Rule::ALL`: every variant, taken
+/// from the declaration itself so that the list cannot miss one.
+macro_rules! rule_enum {
+    ($(#[$meta:meta])* pub enum Rule { $($variant:ident),* $(,)? }) => {
+        $(#[$meta])*
+        pub enum Rule {
+            $($variant,)*
+        }
+
+        #[cfg(test)]
+        impl Rule {
+            /// Every variant, in declaration order.
+            pub const ALL: &[Rule] = &[$(Rule::$variant,)*];
+        }
+    };
+}
+
+rule_enum! {
+    /// Every rule the audit knows. The ids are stable: CI configurations and
+    /// tests refer to them.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    pub enum Rule {
+        NixLookupPath,
+        NixFetchUnpinned,
+        NixFetchgitNoRev,
+        NixImpureBuiltin,
+        NixPathOutside,
+        PipUnpinned,
+        PipNoHashes,
+        PipRequirementsUnaudited,
+        RequirementsUnpinned,
+        RequirementsNoHashes,
+        DownloadUnchecked,
+        AptUnpinned,
+        NpmInstall,
+        GitCloneUnpinned,
+        NetworkUnpinned,
+        PipTransitiveUnpinned,
+        PipxUnpinned,
+        GoUnpinned,
+        GemUnpinned,
+        ApkUnpinned,
+        ChocoUnpinned,
+        NugetUnpinned,
+        CargoInstallUnpinned,
+        CargoBuildUnlocked,
+    }
 }
 
 /// A rule's metadata.
@@ -280,12 +299,19 @@ mod tests {
                 "{id}"
             );
         }
-        // `info()` panics for a variant without a row: touch them all by
-        // their ids as the analysers do.
         for r in RULES {
             assert_eq!(r.rule.id(), r.id);
             assert!(!r.summary.is_empty() && !r.help.is_empty(), "{}", r.id);
         }
+        // `info()` panics for a variant without a row: every variant, not
+        // only those RULES names, must have one.
+        for &rule in Rule::ALL {
+            assert!(
+                RULES.iter().any(|r| r.rule == rule),
+                "{rule:?} has no row in RULES"
+            );
+        }
+        assert_eq!(Rule::ALL.len(), RULES.len());
     }
 
     #[test]

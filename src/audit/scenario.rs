@@ -142,19 +142,12 @@ pub(crate) fn audit(s: &Scenario, display: &Path, text: &str) -> ScenarioAudit {
             }
             for (name, dir) in &spec.nix_path {
                 if dir.starts_with(&s.dir) {
-                    let mut jobs = Vec::new();
-                    if dir.is_dir() {
-                        inputs::walk(dir, &mut jobs, &mut out.problems, &mut HashSet::new());
-                    } else if inputs::kind_of(dir) == Some(Kind::Nix) {
-                        jobs.push(Job {
-                            path: dir.clone(),
-                            display: dir.clone(),
+                    for path in nix_files(dir, &mut out.problems, &mut HashSet::new()) {
+                        out.follow.push(Job {
+                            display: show(&path),
+                            path,
                             kind: Kind::Nix,
                         });
-                    }
-                    for mut job in jobs.into_iter().filter(|j| j.kind == Kind::Nix) {
-                        job.display = show(&job.path);
-                        out.follow.push(job);
                     }
                 } else {
                     let (line, column) =
@@ -202,26 +195,36 @@ pub(crate) fn audit(s: &Scenario, display: &Path, text: &str) -> ScenarioAudit {
     out
 }
 
+/// The .nix files at `path`: the file itself, or those under the directory
+/// (recursively, sorted, hidden entries skipped).
+fn nix_files(
+    path: &Path,
+    problems: &mut Vec<Diagnostic>,
+    seen_dirs: &mut HashSet<PathBuf>,
+) -> Vec<PathBuf> {
+    if !path.is_dir() {
+        let nix = inputs::kind_of(path) == Some(Kind::Nix);
+        return if nix {
+            vec![path.to_path_buf()]
+        } else {
+            Vec::new()
+        };
+    }
+    let mut jobs = Vec::new();
+    inputs::walk(path, &mut jobs, problems, seen_dirs);
+    jobs.into_iter()
+        .filter(|j| j.kind == Kind::Nix)
+        .map(|j| j.path)
+        .collect()
+}
+
 /// The fetches of the .nix files at `paths` (files, or directories searched
 /// recursively), each file counted once.
 fn nix_fetches(paths: &[PathBuf]) -> Fetches {
-    let mut jobs = Vec::new();
     let (mut problems, mut seen) = (Vec::new(), HashSet::new());
-    for p in paths {
-        if p.is_dir() {
-            inputs::walk(p, &mut jobs, &mut problems, &mut seen);
-        } else if inputs::kind_of(p) == Some(Kind::Nix) {
-            jobs.push(Job {
-                path: p.clone(),
-                display: p.clone(),
-                kind: Kind::Nix,
-            });
-        }
-    }
-    let mut files: Vec<PathBuf> = jobs
-        .into_iter()
-        .filter(|j| j.kind == Kind::Nix)
-        .map(|j| j.path)
+    let mut files: Vec<PathBuf> = paths
+        .iter()
+        .flat_map(|p| nix_files(p, &mut problems, &mut seen))
         .collect();
     files.sort();
     files.dedup();

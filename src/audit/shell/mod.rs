@@ -399,7 +399,8 @@ fn pip(pip_word: &Word, args: &[Word], out: &mut ShellAudit) {
     let reads_files = !files.is_empty();
     let mut unpinned = 0;
     let mut from_index = 0;
-    let mut pinned = 0;
+    // The specs pinned to one version, for pip-transitive-unpinned.
+    let mut pinned: Vec<&str> = Vec::new();
     // Hashes cannot check a VCS checkout (pip refuses them there); a full
     // commit id pins it instead.
     let mut hashable = 0;
@@ -409,7 +410,9 @@ fn pip(pip_word: &Word, args: &[Word], out: &mut ShellAudit) {
             from_index += 1;
             hashable += usize::from(!requirements::is_vcs(spec));
         }
-        pinned += usize::from(kind == Spec::Pinned);
+        if kind == Spec::Pinned {
+            pinned.push(spec);
+        }
         // A constraints file pins what the command line leaves open; it
         // is audited as a requirements file instead.
         if kind == Spec::Unpinned && !constrained {
@@ -453,14 +456,9 @@ fn pip(pip_word: &Word, args: &[Word], out: &mut ShellAudit) {
         && !require_hashes
         && !hashed
         && unpinned == 0
-        && pinned > 0
+        && !pinned.is_empty()
     {
-        let names: Vec<String> = specs
-            .iter()
-            .filter(|(s, _)| requirements::classify(s) == Spec::Pinned)
-            .map(|(s, _)| shorten(s))
-            .take(3)
-            .collect();
+        let names: Vec<String> = pinned.iter().take(3).map(|s| shorten(s)).collect();
         out.hit(
             pip_word,
             Rule::PipTransitiveUnpinned,
@@ -1199,8 +1197,14 @@ fn has_long_hex(text: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn found(script: &str) -> Vec<(usize, usize, &'static str)> {
-        let mut found: Vec<_> = audit(script)
+    /// (line, column, rule id) of each finding in `script`, sorted.
+    pub(super) fn found(script: &str) -> Vec<(usize, usize, &'static str)> {
+        found_in(script, Context::default())
+    }
+
+    /// [`found`] for a build in `ctx`.
+    pub(super) fn found_in(script: &str, ctx: Context) -> Vec<(usize, usize, &'static str)> {
+        let mut found: Vec<_> = audit_with(script, ctx)
             .hits
             .iter()
             .map(|l| (l.hit.line, l.hit.column, l.hit.rule.id()))

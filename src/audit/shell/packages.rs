@@ -491,7 +491,7 @@ fn nuget(words: &[Word], out: &mut ShellAudit) {
                 );
             }
         }
-        "restore" => restore(&words[0], args, &["-LockedMode"], "-LockedMode", out),
+        "restore" => restore(&words[0], args, "-LockedMode", out),
         _ => {}
     }
 }
@@ -542,15 +542,15 @@ fn dotnet(words: &[Word], out: &mut ShellAudit) {
                 );
             }
         }
-        "restore" => restore(&words[0], args, &["--locked-mode"], "--locked-mode", out),
+        "restore" => restore(&words[0], args, "--locked-mode", out),
         _ => {}
     }
 }
 
 /// `restore` without locked mode may resolve floating versions afresh and
-/// rewrite packages.lock.json instead of failing.
-fn restore(tool: &Word, args: &[Word], flags: &[&str], flag: &str, out: &mut ShellAudit) {
-    let locked = has_flag(args, flags);
+/// rewrite packages.lock.json instead of failing; `flag` asks for locked mode.
+fn restore(tool: &Word, args: &[Word], flag: &str, out: &mut ShellAudit) {
+    let locked = has_flag(args, &[flag]);
     out.fetches.add(locked);
     if !locked {
         out.hit(
@@ -688,42 +688,29 @@ fn cargo(words: &[Word], ctx: Context, out: &mut ShellAudit) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Context, audit, audit_with};
-
-    fn rules(script: &str) -> Vec<(usize, usize, &'static str)> {
-        rules_in(script, Context::default())
-    }
-
-    fn rules_in(script: &str, ctx: Context) -> Vec<(usize, usize, &'static str)> {
-        let mut found: Vec<_> = audit_with(script, ctx)
-            .hits
-            .iter()
-            .map(|l| (l.hit.line, l.hit.column, l.hit.rule.id()))
-            .collect();
-        found.sort();
-        found
-    }
+    use super::super::tests::{found, found_in};
+    use super::super::{Context, audit};
 
     const C40: &str = "9fceb02d0ae598e95dc970b74767f19372d61af8";
 
     #[test]
     fn pipx_needs_a_version_and_still_floats_dependencies() {
-        assert_eq!(rules("pipx install black"), [(1, 14, "pipx-unpinned")]);
+        assert_eq!(found("pipx install black"), [(1, 14, "pipx-unpinned")]);
         assert_eq!(
-            rules("pipx install --python python3.12 ruff==0.6.9"),
+            found("pipx install --python python3.12 ruff==0.6.9"),
             [(1, 34, "pip-transitive-unpinned")]
         );
         assert_eq!(
-            rules("pipx inject mytool 'httpx>=0.27'"),
+            found("pipx inject mytool 'httpx>=0.27'"),
             [(1, 20, "pipx-unpinned")]
         );
-        assert_eq!(rules("pipx install ./tools/mytool && pipx list"), []);
+        assert_eq!(found("pipx install ./tools/mytool && pipx list"), []);
     }
 
     #[test]
     fn go_needs_a_full_version_or_commit() {
         assert_eq!(
-            rules(
+            found(
                 "go install golang.org/x/tools/gopls@latest\n\
                  go install -ldflags '-s -w' honnef.co/go/tools/cmd/staticcheck\n\
                  GOFLAGS=-mod=mod go get example.com/lib@v1.4"
@@ -741,19 +728,19 @@ mod tests {
             "go install ./cmd/... && go build -o bin/x .".to_owned(),
             "go get example.com/old@none".to_owned(),
         ] {
-            assert_eq!(rules(&script), [], "{script}");
+            assert_eq!(found(&script), [], "{script}");
         }
         assert_eq!(
-            rules("go get -u example.com/lib@v1.4.0"),
+            found("go get -u example.com/lib@v1.4.0"),
             [(1, 11, "go-unpinned")]
         );
-        assert_eq!(rules("go get -u"), [(1, 1, "go-unpinned")]);
+        assert_eq!(found("go get -u"), [(1, 1, "go-unpinned")]);
     }
 
     #[test]
     fn gem_needs_an_exact_version() {
         assert_eq!(
-            rules("gem install bundler\ngem install --no-document rails -v '~> 7.1'"),
+            found("gem install bundler\ngem install --no-document rails -v '~> 7.1'"),
             [(1, 13, "gem-unpinned"), (2, 27, "gem-unpinned")]
         );
         for script in [
@@ -763,37 +750,37 @@ mod tests {
             "gem install ./pkg/mygem-0.1.0.gem",
             "gem list",
         ] {
-            assert_eq!(rules(script), [], "{script}");
+            assert_eq!(found(script), [], "{script}");
         }
     }
 
     #[test]
     fn apk_needs_an_exact_version() {
         assert_eq!(
-            rules("apk add --no-cache -t .build-deps curl=8.9.1-r2 git jq~1.7"),
+            found("apk add --no-cache -t .build-deps curl=8.9.1-r2 git jq~1.7"),
             [(1, 49, "apk-unpinned"), (1, 53, "apk-unpinned")]
         );
         assert_eq!(
-            rules(
+            found(
                 "apk add --no-cache --repository https://x.org/main ca-certificates=20240705-r0 ./local.apk"
             ),
             []
         );
-        assert_eq!(rules("apk update && apk info"), []);
+        assert_eq!(found("apk update && apk info"), []);
     }
 
     #[test]
     fn choco_needs_a_version_and_required_checksums() {
         assert_eq!(
-            rules("choco install -y git\nchoco install nodejs --version 20.17.0"),
+            found("choco install -y git\nchoco install nodejs --version 20.17.0"),
             [(1, 18, "choco-unpinned"), (2, 15, "choco-unpinned")]
         );
         assert_eq!(
-            rules("choco install -y nodejs --version=20.17.0 --requirechecksum"),
+            found("choco install -y nodejs --version=20.17.0 --requirechecksum"),
             []
         );
         assert_eq!(
-            rules("cinst 7zip --requirechecksums"),
+            found("cinst 7zip --requirechecksums"),
             [(1, 7, "choco-unpinned")]
         );
     }
@@ -801,7 +788,7 @@ mod tests {
     #[test]
     fn nuget_and_dotnet_need_versions_and_locked_restores() {
         assert_eq!(
-            rules(
+            found(
                 "nuget install Newtonsoft.Json -OutputDirectory packages\n\
                  dotnet add src/App.csproj package Serilog\n\
                  dotnet restore\n\
@@ -821,14 +808,14 @@ mod tests {
             "dotnet restore --locked-mode && dotnet build --no-restore",
             "nuget restore App.sln -LockedMode",
         ] {
-            assert_eq!(rules(script), [], "{script}");
+            assert_eq!(found(script), [], "{script}");
         }
     }
 
     #[test]
     fn cargo_install_needs_lock_and_version() {
         assert_eq!(
-            rules(
+            found(
                 "cargo install ripgrep\n\
                  cargo install --locked cargo-nextest\n\
                  cargo install just@1.36.0\n\
@@ -847,7 +834,7 @@ mod tests {
             "cargo install --locked --path .".to_owned(),
             format!("cargo install --git https://x.org/t.git --rev {C40} --locked"),
         ] {
-            assert_eq!(rules(&script), [], "{script}");
+            assert_eq!(found(&script), [], "{script}");
         }
         let msg = audit("cargo install ripgrep").hits[0].hit.message.clone();
         assert!(
@@ -860,7 +847,7 @@ mod tests {
     fn cargo_build_needs_locked_only_beside_a_lock_file() {
         let lock = Context { cargo_lock: true };
         assert_eq!(
-            rules_in(
+            found_in(
                 "cd \"$src\" && cargo build --release\ncargo +stable test",
                 lock
             ),
@@ -870,12 +857,12 @@ mod tests {
             ]
         );
         assert_eq!(
-            rules_in(
+            found_in(
                 "cargo build --release --locked && cargo test --frozen",
                 lock
             ),
             []
         );
-        assert_eq!(rules("cargo build --release"), []);
+        assert_eq!(found("cargo build --release"), []);
     }
 }
