@@ -49,15 +49,17 @@ fn real_registries_give_the_right_verdicts_and_culprits() {
     if !skipped(s, "real-flask-venv-no-sde") {
         assert_eq!(s["verdict"], "pass", "{s:#}");
         assert_eq!(s["reproducible"], false);
-        // `time` is always among the culprits; under load a later trial of
-        // another variation may also land in another second and be blamed
-        // for a .pyc (known limit, issue 11's note): not asserted away.
-        assert!(
-            s["culprits"]
-                .as_array()
-                .is_some_and(|c| c.contains(&serde_json::json!("time"))),
-            "{s:#}"
-        );
+        // Who is blamed depends on timing here: pip writes .pyc files for
+        // seconds, so under load the search's plain rebuilds can drift
+        // apart and a .pyc then differs with no variation (inherent), and
+        // a later trial can land in another second too (README, "Truthful
+        // verdicts", known limits). Every difference is explained one way
+        // or the other; the exact attribution is asserted by the local,
+        // timing-controlled tests in truthful.rs.
+        let has_time = s["culprits"]
+            .as_array()
+            .is_some_and(|c| c.contains(&serde_json::json!("time")));
+        assert!(has_time || s["inherent"] == true, "{s:#}");
         assert_eq!(s["reproducible_with_sde"], true, "{s:#}");
         assert!(s["builds"]["a"]["source_date_epoch"].is_null(), "{s:#}");
         let diffs = s["differences"].as_array().expect("differences");
@@ -69,7 +71,8 @@ fn real_registries_give_the_right_verdicts_and_culprits() {
         for d in diffs {
             let path = d["path"].as_str().expect("path");
             assert!(path.ends_with(".pyc"), "{path}");
-            if d["culprits"] == serde_json::json!(["time"]) {
+            let culprits = d["culprits"].as_array().cloned().unwrap_or_default();
+            if culprits.contains(&serde_json::json!("time")) {
                 by_time += 1;
             } else {
                 assert_eq!(d["inherent"], true, "{d:#}");
@@ -87,7 +90,7 @@ fn real_registries_give_the_right_verdicts_and_culprits() {
             "{by_time} of {} .pyc differences blamed on time",
             diffs.len()
         );
-        assert!(by_time > 0, "{s:#}");
+        assert_eq!(by_time > 0, has_time, "{s:#}");
     }
 
     // The wheel: member by member, the modes are the umask's doing and the
