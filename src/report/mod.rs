@@ -114,7 +114,8 @@ impl Summary {
             self.passed, self.failed, self.skipped
         );
         if self.errors > 0 {
-            out.push_str(&format!(", {} errors", self.errors));
+            let plural = if self.errors == 1 { "" } else { "s" };
+            out.push_str(&format!(", {} error{plural}", self.errors));
         }
         out
     }
