@@ -51,6 +51,18 @@ impl Project {
         c
     }
 
+    /// `envtwin ARGS` started in the background with its workdir in the
+    /// private tmp (`ENVTWIN_WORKDIR`) and its output discarded: for tests
+    /// that look at the builds while they run.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.std_cmd(args)
+            .env("ENVTWIN_WORKDIR", self.tmp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn")
+    }
+
     /// `envtwin run --format json ARGS`: exit code and the parsed report.
     pub fn run_json(&self, args: &[&str]) -> (i32, serde_json::Value) {
         let mut all = vec!["run", "--format", "json"];
