@@ -189,16 +189,25 @@ fn a_killed_envtwin_leaves_no_build_running_and_the_next_run_sweeps_its_trees() 
     );
 }
 
-/// Starts `envtwin run s.yaml` and returns once both of its builds, whose
-/// commands hold `marker`, are running (within 10 s).
+/// Starts `envtwin run s.yaml` and returns once both of its builds are in
+/// their `sleep MARKER` (within 10 s).
 fn run_until_both_build(p: &Project, marker: &str) -> std::process::Child {
     let child = p.spawn(&["run", "s.yaml"]);
-    let both = || processes_with(marker).len() >= 2;
     assert!(
-        within(Duration::from_secs(10), both),
+        within(Duration::from_secs(10), || sleeping(marker) >= 2),
         "both builds should be running"
     );
     child
+}
+
+/// How many `sleep` processes hold `marker`: each build's shell holds it
+/// too, so the command name tells the builds apart from their shells.
+fn sleeping(marker: &str) -> usize {
+    let comm = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/comm"));
+    processes_with(marker)
+        .into_iter()
+        .filter(|&pid| comm(pid).is_ok_and(|c| c == "sleep\n"))
+        .count()
 }
 
 /// Whether `done` holds at some check, every 25 ms, within `limit`.
