@@ -102,6 +102,41 @@ pub fn json_output(out: &std::process::Output) -> (i32, serde_json::Value) {
     (code, json)
 }
 
+/// `envtwin run --format json PATHS` with CI=true in a fresh network
+/// namespace, which has no route and no resolver answer: exit code and
+/// report. `unshare -n` needs root: as another user, `None`, saying so.
+pub fn run_offline(p: &Project, paths: &[PathBuf]) -> Option<(i32, serde_json::Value)> {
+    if !is_root() {
+        eprintln!("skipping: a machine without network (unshare -n) needs root");
+        return None;
+    }
+    if !require_tool("unshare") {
+        return None;
+    }
+    let out = std::process::Command::new("unshare")
+        .arg("-n")
+        .arg(assert_cmd::cargo::cargo_bin("envtwin"))
+        .args(["run", "--format", "json"])
+        .args(paths)
+        .env("TMPDIR", p.tmp.path())
+        .env("CI", "true")
+        .output()
+        .expect("unshare");
+    Some(json_output(&out))
+}
+
+/// Whether scenario `s` (named `name`) was skipped; a skip is only right
+/// for an unreachable registry, and is told on stderr.
+pub fn skipped_offline(s: &serde_json::Value, name: &str) -> bool {
+    if s["verdict"] != "skipped" {
+        return false;
+    }
+    let reason = s["reason"].as_str().expect("reason");
+    assert!(reason.starts_with("network unreachable: "), "{reason}");
+    eprintln!("{name} skipped: {reason}");
+    true
+}
+
 /// The one scenario of a report, by name.
 pub fn scenario<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["scenarios"]
