@@ -9,15 +9,7 @@
 #   bench/sandbox.sh [USER]     (as root; USER defaults to nobody)
 . "$(dirname "$0")/common.sh" hyperfine unshare runuser
 user=${1:-nobody}
-cat > "$work/trivial.yaml" <<'YAML'
-name: trivial
-build: |
-  mkdir -p "$out/bin"
-  printf '#!/bin/sh\necho hi\n' > "$out/bin/hi"
-  chmod +x "$out/bin/hi"
-expect:
-  which: {hi: $out/bin/hi}
-YAML
+trivial_scenario "$work/trivial.yaml"
 chmod 755 "$work"; chmod 644 "$work/trivial.yaml"
 recipe='out=$(mktemp -d) && mkdir -p "$out/bin" && printf "#!/bin/sh\necho hi\n" > "$out/bin/hi" && chmod +x "$out/bin/hi" && command -v "$out/bin/hi" >/dev/null && rm -rf "$out"'
 by_hand="unshare -m -n -p -f sh -c '$recipe' && unshare -m -n -p -f sh -c '$recipe'"
