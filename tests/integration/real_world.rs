@@ -3,11 +3,11 @@
 //! `cargo build --locked`, against the real PyPI, npm and crates.io. Each
 //! scenario is skipped, with its reason, when its registry is unreachable.
 
-use crate::support::{Project, require_tool, run_offline, scenario, skipped_offline};
+use crate::support::{Project, require_file, require_tool, run_offline, scenario, skipped_offline};
 
 /// The toolchain the cargo scenario binds through `host_paths` (rustup's,
 /// which `.ci/as-user` lets an ordinary user traverse); without it the
-/// cargo scenario is left out.
+/// cargo scenario is left out, and CI fails.
 const TOOLCHAIN: &str = "/root/.rustup/toolchains/stable-x86_64-unknown-linux-gnu";
 
 fn real_world() -> std::path::PathBuf {
@@ -19,7 +19,7 @@ fn real_registries_give_the_right_verdicts_and_culprits() {
     if !require_tool("python3") || !require_tool("npm") {
         return;
     }
-    let cargo = std::path::Path::new(TOOLCHAIN).join("bin/cargo").exists();
+    let cargo = require_file(&format!("{TOOLCHAIN}/bin/cargo"));
     let p = Project::new();
     let mut dirs = vec!["flask-venv-no-sde", "wheel-no-sde", "npm-ci"];
     if cargo {

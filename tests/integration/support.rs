@@ -151,13 +151,23 @@ pub fn require_tool(tool: &str) -> bool {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
         .unwrap_or(false);
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{tool} is required in CI but not installed (see .ci/run)");
-        }
-        eprintln!("skipping: {tool} not installed");
+    found || missing(tool)
+}
+
+/// Whether the file `path` exists: what a test needs that is not a command
+/// on PATH (a library, a toolchain). Missing, it fails under CI=true and is
+/// skipped otherwise, as in `require_tool`.
+pub fn require_file(path: &str) -> bool {
+    std::path::Path::new(path).exists() || missing(path)
+}
+
+/// `false`, saying that `what` is missing; under CI=true a panic instead.
+fn missing(what: &str) -> bool {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} is required in CI but not installed (see .ci/run)");
     }
-    found
+    eprintln!("skipping: {what} not installed");
+    false
 }
 
 /// Processes whose command line contains `marker`.

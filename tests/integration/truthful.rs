@@ -2,7 +2,7 @@
 //! honesty, a failing build B explained, culprits per archive member,
 //! strict mode comparison, binary hints and time-dependent output.
 
-use crate::support::{Project, require_tool, scenario};
+use crate::support::{Project, require_file, require_tool, scenario};
 use serde_json::json;
 
 #[test]
@@ -421,8 +421,7 @@ build: |
 
 fn faketime_installed() -> bool {
     // The `faketime` command and the library come in one package.
-    require_tool("faketime")
-        && std::path::Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1").exists()
+    require_tool("faketime") && require_file("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 }
 
 #[test]
