@@ -16,3 +16,16 @@ echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Mean time in seconds from a hyperfine --export-json file.
 mean() { python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["mean"])' "$1"; }
+
+# The trivial scenario (two sandboxed builds, probes, hashes) into file $1.
+trivial_scenario() {
+    cat > "$1" <<'YAML'
+name: trivial
+build: |
+  mkdir -p "$out/bin"
+  printf '#!/bin/sh\necho hi\n' > "$out/bin/hi"
+  chmod +x "$out/bin/hi"
+expect:
+  which: {hi: $out/bin/hi}
+YAML
+}

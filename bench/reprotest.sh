@@ -66,11 +66,15 @@ cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(flask-sde flask-nosde wheel npm cargo)
 for c in "${cases[@]}"; do
     s=$(now)
-    "$envtwin" run --format json "$(scenario_of "$c")" > "$work/$c.json" 2>/dev/null || true
+    # Exit 1 is a verdict (not reproducible); 2 and 3 are envtwin's errors.
+    rc=0
+    "$envtwin" run --format json "$(scenario_of "$c")" > "$work/$c.json" 2> "$work/$c.err" || rc=$?
     e=$(now)
-    verdict=$(jq -r '.scenarios[0] | if .reproducible then "reproducible" else "not reproducible" end
+    [ "$rc" -le 1 ] || { echo "bench: envtwin exited $rc on $c:" >&2; cat "$work/$c.err" >&2; exit 2; }
+    verdict=$(jq -r '.scenarios[0] | if .verdict == "skipped" then "skipped: " + .reason
+        else (if .reproducible then "reproducible" else "not reproducible" end
         + (if .reproducible_with_sde then ", reproducible only with SOURCE_DATE_EPOCH" else "" end)
-        + "; culprits: " + ((.culprits // []) | join(", "))' "$work/$c.json")
+        + "; culprits: " + ((.culprits // []) | join(", "))) end' "$work/$c.json")
     printf '%-12s envtwin    %6.1f s  %s\n' "$c" "$(echo "$e - $s" | bc)" "$verdict"
     vary=""
     [ "$c" = cargo ] && vary=--vary=-time

@@ -10,15 +10,7 @@
 #   bench/run.sh            (as root: namespaces)
 . "$(dirname "$0")/common.sh" hyperfine nix-build unshare
 
-cat > "$work/trivial.yaml" <<'YAML'
-name: trivial
-build: |
-  mkdir -p "$out/bin"
-  printf '#!/bin/sh\necho hi\n' > "$out/bin/hi"
-  chmod +x "$out/bin/hi"
-expect:
-  which: {hi: $out/bin/hi}
-YAML
+trivial_scenario "$work/trivial.yaml"
 hyperfine -N --warmup 2 --runs 20 --export-json "$work/t.json" "$envtwin run $work/trivial.yaml" >/dev/null
 echo "trivial scenario, envtwin run: $(mean "$work/t.json") s (mean of 20)"
 

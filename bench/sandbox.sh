@@ -9,22 +9,13 @@
 #   bench/sandbox.sh [USER]     (as root; USER defaults to nobody)
 . "$(dirname "$0")/common.sh" hyperfine unshare runuser
 user=${1:-nobody}
-cat > "$work/trivial.yaml" <<'YAML'
-name: trivial
-build: |
-  mkdir -p "$out/bin"
-  printf '#!/bin/sh\necho hi\n' > "$out/bin/hi"
-  chmod +x "$out/bin/hi"
-expect:
-  which: {hi: $out/bin/hi}
-YAML
+trivial_scenario "$work/trivial.yaml"
 chmod 755 "$work"; chmod 644 "$work/trivial.yaml"
 recipe='out=$(mktemp -d) && mkdir -p "$out/bin" && printf "#!/bin/sh\necho hi\n" > "$out/bin/hi" && chmod +x "$out/bin/hi" && command -v "$out/bin/hi" >/dev/null && rm -rf "$out"'
 by_hand="unshare -m -n -p -f sh -c '$recipe' && unshare -m -n -p -f sh -c '$recipe'"
-run() { # label, command...
-    hyperfine -N --warmup 2 --runs 20 --export-json "$work/r.json" "$@" >/dev/null 2>&1 ||
-        hyperfine --warmup 2 --runs 20 --export-json "$work/r.json" "$@" >/dev/null
-    mean "$work/r.json"
+run() { # command: its mean time, or the script stops with hyperfine's error
+    hyperfine -N --warmup 2 --runs 20 --export-json "$work/r.json" "$1" >/dev/null &&
+        mean "$work/r.json"
 }
 base=$(hyperfine --warmup 2 --runs 20 --export-json "$work/b.json" "$by_hand" >/dev/null && mean "$work/b.json")
 # The user's copy must be readable by it: a world-readable binary.

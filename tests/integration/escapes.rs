@@ -122,13 +122,7 @@ fn a_setuid_file_a_build_makes_is_out_of_reach_of_other_host_users() {
         "suid.yaml",
         "name: suid\nbuild: |\n  mkdir -p \"$out\"\n  cp /usr/bin/id \"$out/id\"\n  chmod 4755 \"$out/id\"\n  if mknod \"$out/null\" c 1 3 2>/dev/null; then echo made > \"$out/mknod\"; fi\n  sleep 3\n",
     );
-    let mut child = p
-        .std_cmd(&["run", "suid.yaml"])
-        .env("ENVTWIN_WORKDIR", p.tmp.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = p.spawn(&["run", "suid.yaml"]);
     // While the build sleeps, its setuid copy exists on the host.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let found = loop {

@@ -137,26 +137,8 @@ fn ctrl_c_stops_the_sandboxes_and_removes_the_trees() {
         "s.yaml",
         &format!("name: long\nbuild: |\n  sleep {marker}\n"),
     );
-    let bin = assert_cmd::cargo::cargo_bin("envtwin");
-    let mut child = std::process::Command::new(bin)
-        .args(["run", "s.yaml"])
-        .current_dir(p.path())
-        .env("TMPDIR", p.tmp.path())
-        .env("ENVTWIN_WORKDIR", p.tmp.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut started = false;
-    for _ in 0..200 {
-        if processes_with(&marker).len() >= 2 {
-            started = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    assert!(started, "both builds should be running");
-    nix_kill(child.id(), libc_sigint());
+    let mut child = run_until_both_build(&p, &marker);
+    signal(&child, libc::SIGINT);
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(130));
     std::thread::sleep(Duration::from_millis(200));
@@ -179,35 +161,16 @@ fn a_killed_envtwin_leaves_no_build_running_and_the_next_run_sweeps_its_trees() 
         "s.yaml",
         &format!("name: long\nbuild: |\n  mkdir -p \"$out\"\n  sleep {marker}\n"),
     );
-    let mut child = p
-        .std_cmd(&["run", "s.yaml"])
-        .env("ENVTWIN_WORKDIR", p.tmp.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut started = false;
-    for _ in 0..400 {
-        if processes_with(&marker).len() >= 2 {
-            started = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    assert!(started, "both builds should be running");
+    let mut child = run_until_both_build(&p, &marker);
     // SIGKILL: no handler runs; only the kernel's parent-death signals
     // and the next run's sweep can clean up.
-    nix_kill(child.id(), 9);
+    signal(&child, libc::SIGKILL);
     child.wait().expect("wait");
-    let mut gone = false;
-    for _ in 0..80 {
-        if processes_with(&marker).is_empty() {
-            gone = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    assert!(gone, "builds outlived a killed envtwin by 2 s");
+    let gone = || processes_with(&marker).is_empty();
+    assert!(
+        within(Duration::from_secs(2), gone),
+        "builds outlived a killed envtwin by 2 s"
+    );
     assert!(
         !p.leftovers().is_empty(),
         "a killed envtwin cannot remove its trees; the next run must"
@@ -226,17 +189,46 @@ fn a_killed_envtwin_leaves_no_build_running_and_the_next_run_sweeps_its_trees() 
     );
 }
 
-fn libc_sigint() -> i32 {
-    2
+/// Starts `envtwin run s.yaml` and returns once both of its builds are in
+/// their `sleep MARKER` (within 10 s).
+fn run_until_both_build(p: &Project, marker: &str) -> std::process::Child {
+    let child = p.spawn(&["run", "s.yaml"]);
+    assert!(
+        within(Duration::from_secs(10), || sleeping(marker) >= 2),
+        "both builds should be running"
+    );
+    child
 }
 
-fn nix_kill(pid: u32, sig: i32) {
-    let ok = std::process::Command::new("kill")
-        .args([format!("-{sig}"), pid.to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok);
+/// How many `sleep` processes hold `marker`: each build's shell holds it
+/// too, so the command name tells the builds apart from their shells.
+fn sleeping(marker: &str) -> usize {
+    let comm = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/comm"));
+    processes_with(marker)
+        .into_iter()
+        .filter(|&pid| comm(pid).is_ok_and(|c| c == "sleep\n"))
+        .count()
+}
+
+/// Whether `done` holds at some check, every 25 ms, within `limit`.
+fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn signal(child: &std::process::Child, sig: i32) {
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: kill has no memory effects; the pid is our own child's,
+    // not yet reaped.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill -{sig} {pid}");
 }
 
 #[test]

@@ -3,26 +3,15 @@
 //! `cargo build --locked`, against the real PyPI, npm and crates.io. Each
 //! scenario is skipped, with its reason, when its registry is unreachable.
 
-use crate::support::{Project, is_root, require_tool, scenario};
+use crate::support::{Project, require_file, require_tool, run_offline, scenario, skipped_offline};
 
 /// The toolchain the cargo scenario binds through `host_paths` (rustup's,
 /// which `.ci/as-user` lets an ordinary user traverse); without it the
-/// cargo scenario is left out.
+/// cargo scenario is left out, and CI fails.
 const TOOLCHAIN: &str = "/root/.rustup/toolchains/stable-x86_64-unknown-linux-gnu";
 
 fn real_world() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/real-world")
-}
-
-/// Skipped only for an unreachable registry; then true.
-fn skipped(s: &serde_json::Value, name: &str) -> bool {
-    if s["verdict"] != "skipped" {
-        return false;
-    }
-    let reason = s["reason"].as_str().expect("reason");
-    assert!(reason.starts_with("network unreachable: "), "{reason}");
-    eprintln!("{name} skipped: {reason}");
-    true
 }
 
 #[test]
@@ -30,7 +19,7 @@ fn real_registries_give_the_right_verdicts_and_culprits() {
     if !require_tool("python3") || !require_tool("npm") {
         return;
     }
-    let cargo = std::path::Path::new(TOOLCHAIN).join("bin/cargo").exists();
+    let cargo = require_file(&format!("{TOOLCHAIN}/bin/cargo"));
     let p = Project::new();
     let mut dirs = vec!["flask-venv-no-sde", "wheel-no-sde", "npm-ci"];
     if cargo {
@@ -46,7 +35,7 @@ fn real_registries_give_the_right_verdicts_and_culprits() {
     // The venv: every .pyc header holds its source's mtime, which only
     // `time` moves, and SOURCE_DATE_EPOCH alone makes it reproducible.
     let s = scenario(&report, "real-flask-venv-no-sde");
-    if !skipped(s, "real-flask-venv-no-sde") {
+    if !skipped_offline(s, "real-flask-venv-no-sde") {
         assert_eq!(s["verdict"], "pass", "{s:#}");
         assert_eq!(s["reproducible"], false);
         // Who is blamed depends on timing here: pip writes .pyc files for
@@ -98,7 +87,7 @@ fn real_registries_give_the_right_verdicts_and_culprits() {
     // the two plain rebuilds, differ with no variation); with
     // SOURCE_DATE_EPOCH the modes still differ.
     let s = scenario(&report, "real-wheel-no-sde");
-    if !skipped(s, "real-wheel-no-sde") {
+    if !skipped_offline(s, "real-wheel-no-sde") {
         assert_eq!(s["verdict"], "pass", "{s:#}");
         assert_eq!(s["reproducible"], false);
         assert_eq!(s["reproducible_with_sde"], false, "{s:#}");
@@ -133,7 +122,7 @@ fn real_registries_give_the_right_verdicts_and_culprits() {
             continue;
         }
         let s = scenario(&report, name);
-        if skipped(s, name) {
+        if skipped_offline(s, name) {
             continue;
         }
         assert_eq!(s["verdict"], "pass", "{name}: {s:#}");
@@ -147,20 +136,10 @@ fn real_registries_give_the_right_verdicts_and_culprits() {
 fn the_real_world_scenarios_skip_without_a_network() {
     // A fresh network namespace reaches no registry: all four are skipped
     // with the endpoint that failed, and nothing is built.
-    if !is_root() || !require_tool("unshare") {
-        return;
-    }
     let p = Project::new();
-    let out = std::process::Command::new("unshare")
-        .arg("-n")
-        .arg(assert_cmd::cargo::cargo_bin("envtwin"))
-        .args(["run", "--format", "json"])
-        .arg(real_world())
-        .env("TMPDIR", p.tmp.path())
-        .env("CI", "true")
-        .output()
-        .expect("unshare");
-    let (code, report) = crate::support::json_output(&out);
+    let Some((code, report)) = run_offline(&p, &[real_world()]) else {
+        return;
+    };
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["skipped"], 4, "{report:#}");
     for (name, host) in [

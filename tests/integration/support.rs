@@ -51,6 +51,18 @@ impl Project {
         c
     }
 
+    /// `envtwin ARGS` started in the background with its workdir in the
+    /// private tmp (`ENVTWIN_WORKDIR`) and its output discarded: for tests
+    /// that look at the builds while they run.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.std_cmd(args)
+            .env("ENVTWIN_WORKDIR", self.tmp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn")
+    }
+
     /// `envtwin run --format json ARGS`: exit code and the parsed report.
     pub fn run_json(&self, args: &[&str]) -> (i32, serde_json::Value) {
         let mut all = vec!["run", "--format", "json"];
@@ -90,6 +102,41 @@ pub fn json_output(out: &std::process::Output) -> (i32, serde_json::Value) {
     (code, json)
 }
 
+/// `envtwin run --format json PATHS` with CI=true in a fresh network
+/// namespace, which has no route and no resolver answer: exit code and
+/// report. `unshare -n` needs root: as another user, `None`, saying so.
+pub fn run_offline(p: &Project, paths: &[PathBuf]) -> Option<(i32, serde_json::Value)> {
+    if !is_root() {
+        eprintln!("skipping: a machine without network (unshare -n) needs root");
+        return None;
+    }
+    if !require_tool("unshare") {
+        return None;
+    }
+    let out = std::process::Command::new("unshare")
+        .arg("-n")
+        .arg(assert_cmd::cargo::cargo_bin("envtwin"))
+        .args(["run", "--format", "json"])
+        .args(paths)
+        .env("TMPDIR", p.tmp.path())
+        .env("CI", "true")
+        .output()
+        .expect("unshare");
+    Some(json_output(&out))
+}
+
+/// Whether scenario `s` (named `name`) was skipped; a skip is only right
+/// for an unreachable registry, and is told on stderr.
+pub fn skipped_offline(s: &serde_json::Value, name: &str) -> bool {
+    if s["verdict"] != "skipped" {
+        return false;
+    }
+    let reason = s["reason"].as_str().expect("reason");
+    assert!(reason.starts_with("network unreachable: "), "{reason}");
+    eprintln!("{name} skipped: {reason}");
+    true
+}
+
 /// The one scenario of a report, by name.
 pub fn scenario<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["scenarios"]
@@ -104,13 +151,23 @@ pub fn require_tool(tool: &str) -> bool {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
         .unwrap_or(false);
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{tool} is required in CI but not installed (see .ci/run)");
-        }
-        eprintln!("skipping: {tool} not installed");
+    found || missing(tool)
+}
+
+/// Whether the file `path` exists: what a test needs that is not a command
+/// on PATH (a library, a toolchain). Missing, it fails under CI=true and is
+/// skipped otherwise, as in `require_tool`.
+pub fn require_file(path: &str) -> bool {
+    std::path::Path::new(path).exists() || missing(path)
+}
+
+/// `false`, saying that `what` is missing; under CI=true a panic instead.
+fn missing(what: &str) -> bool {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} is required in CI but not installed (see .ci/run)");
     }
-    found
+    eprintln!("skipping: {what} not installed");
+    false
 }
 
 /// Processes whose command line contains `marker`.

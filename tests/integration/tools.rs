@@ -1,7 +1,7 @@
 //! `envtwin hash` / `envtwin diff` against real Nix and diff, and the
 //! shipped scenarios as the main job runs them.
 
-use crate::support::{Project, require_tool, scenario};
+use crate::support::{Project, require_tool, run_offline, scenario, skipped_offline};
 
 fn nix_hash(path: &std::path::Path) -> String {
     let out = std::process::Command::new("nix")
@@ -174,10 +174,7 @@ fn python_environments(report: &serde_json::Value) {
     ];
     for name in names {
         let s = scenario(report, name);
-        if s["verdict"] == "skipped" {
-            let reason = s["reason"].as_str().expect("reason");
-            assert!(reason.starts_with("network unreachable: "), "{reason}");
-            eprintln!("{name} skipped: {reason}");
+        if skipped_offline(s, name) {
             continue;
         }
         assert_eq!(s["verdict"], "pass", "{name}: {s:#}");
@@ -291,24 +288,18 @@ fn an_unreachable_registry_skips_even_in_ci() {
 fn the_python_scenarios_skip_in_a_machine_without_network() {
     // A fresh network namespace has no route and no resolver answer: the
     // shipped scenarios that download are skipped, nothing is built.
-    if !crate::support::is_root() || !require_tool("unshare") {
-        return;
-    }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let p = Project::new();
-    let out = std::process::Command::new("unshare")
-        .arg("-n")
-        .arg(assert_cmd::cargo::cargo_bin("envtwin"))
-        .args(["run", "--format", "json"])
-        .arg(root.join("scenarios/nix/python-flask.yaml"))
-        .arg(root.join("scenarios/nix/python-flask-build.yaml"))
-        .arg(root.join("scenarios/nix/python-withpackages.yaml"))
-        .arg(root.join("scenarios/python-flask-venv"))
-        .env("TMPDIR", p.tmp.path())
-        .env("CI", "true")
-        .output()
-        .expect("unshare");
-    let (code, report) = crate::support::json_output(&out);
+    let paths = [
+        "scenarios/nix/python-flask.yaml",
+        "scenarios/nix/python-flask-build.yaml",
+        "scenarios/nix/python-withpackages.yaml",
+        "scenarios/python-flask-venv",
+    ]
+    .map(|s| root.join(s));
+    let Some((code, report)) = run_offline(&p, &paths) else {
+        return;
+    };
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["skipped"], 4, "{report:#}");
     for s in report["scenarios"].as_array().expect("scenarios") {

@@ -2,7 +2,7 @@
 //! honesty, a failing build B explained, culprits per archive member,
 //! strict mode comparison, binary hints and time-dependent output.
 
-use crate::support::{Project, require_tool, scenario};
+use crate::support::{Project, require_file, require_tool, scenario};
 use serde_json::json;
 
 #[test]
@@ -222,6 +222,24 @@ build: |
   ' "$out/pkg.whl"
 "#;
 
+/// The archive members of difference `d`: member, change, culprits and
+/// whether inherent.
+fn members(d: &serde_json::Value) -> Vec<(String, String, serde_json::Value, bool)> {
+    d["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["member"].as_str().unwrap().to_string(),
+                m["change"].as_str().unwrap().to_string(),
+                m["culprits"].clone(),
+                m["inherent"] == true,
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn an_inherent_member_does_not_hide_the_umask_in_the_other_members() {
     let p = Project::new();
@@ -235,22 +253,9 @@ fn an_inherent_member_does_not_hide_the_umask_in_the_other_members() {
     assert_eq!(d["path"], "pkg.whl");
     assert_eq!(d["culprits"], json!(["umask"]));
     assert_eq!(d["inherent"], true);
-    let members: Vec<(String, String, serde_json::Value, bool)> = d["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["member"].as_str().unwrap().to_string(),
-                m["change"].as_str().unwrap().to_string(),
-                m["culprits"].clone(),
-                m["inherent"] == true,
-            )
-        })
-        .collect();
     let umask = json!(["umask"]);
     assert_eq!(
-        members,
+        members(d),
         // Content changes come first (the explainer lists them before
         // metadata), then the permission changes in archive order.
         vec![
@@ -416,8 +421,7 @@ build: |
 
 fn faketime_installed() -> bool {
     // The `faketime` command and the library come in one package.
-    require_tool("faketime")
-        && std::path::Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1").exists()
+    require_tool("faketime") && require_file("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 }
 
 #[test]
@@ -554,22 +558,9 @@ fn a_random_member_stays_inherent_while_member_times_are_blamed_on_time() {
     assert_eq!(d["path"], "pkg.zip");
     assert_eq!(d["culprits"], json!(["time"]), "{s:#}");
     assert_eq!(d["inherent"], true, "{s:#}");
-    let members: Vec<(String, String, serde_json::Value, bool)> = d["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["member"].as_str().unwrap().to_string(),
-                m["change"].as_str().unwrap().to_string(),
-                m["culprits"].clone(),
-                m["inherent"] == true,
-            )
-        })
-        .collect();
     let time = json!(["time"]);
     assert_eq!(
-        members,
+        members(d),
         vec![
             (
                 "pkg.zip!RECORD".into(),
