@@ -162,7 +162,10 @@ fn walk(root: &Path, rel: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     let mut names: Vec<String> = entries
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        // A name that is not UTF-8 or holds a control character (a newline)
+        // cannot be written into a YAML block and a shell line faithfully.
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.chars().any(char::is_control))
         .filter(|n| !n.starts_with('.') && !SKIP_DIRS.contains(&n.as_str()))
         .collect();
     names.sort();
@@ -214,14 +217,24 @@ fn in_project(rel: &Path, file: &str) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// The directory `rel` as the build script sees it: `$src/rel`, or `$src`
-/// for the project root.
-fn src_dir(rel: &Path) -> String {
-    let dir = rel.to_string_lossy();
-    if dir.is_empty() {
-        "$src".to_string()
+/// `$src/rel/file` as one shell word for the build script: double-quoted
+/// when the path is plain, else `"$src"/'…'` so that a directory named with
+/// `"`, `$` or a backquote is a name to the shell, not code. `file` may be
+/// empty (the directory itself).
+fn src_word(rel: &Path, file: &str) -> String {
+    let p = rel.join(file);
+    let p = p.to_string_lossy();
+    let p = p.trim_end_matches('/');
+    if p.is_empty() {
+        return "\"$src\"".to_string();
+    }
+    let plain = p
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-/+@%,:=".contains(c));
+    if plain {
+        format!("\"$src/{p}\"")
     } else {
-        format!("$src/{dir}")
+        format!("\"$src\"/'{}'", p.replace('\'', "'\\''"))
     }
 }
 
@@ -384,7 +397,7 @@ fn venv(abs: &Path, rel: &Path, prefix: &str, req: &str) -> Starter {
          \x20 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INPUT=1\n\
          \x20 export PIP_CONFIG_FILE=/dev/null PIP_ROOT_USER_ACTION=ignore\n\
          \x20 /usr/bin/python3 -m venv \"$out\"\n\
-         \x20 \"$out/bin/pip\" install{require} -r \"$src/{}\"\n\
+         \x20 \"$out/bin/pip\" install{require} -r {}\n\
          path: [\"$out/bin\"]\n\
          expect:\n\
          \x20 reproducible: true\n\
@@ -393,7 +406,7 @@ fn venv(abs: &Path, rel: &Path, prefix: &str, req: &str) -> Starter {
          \x20   pip: $out/bin/pip\n\
          \x20   # Add the console scripts your requirements install, e.g.:\n\
          \x20   # flask: $out/bin/flask\n",
-        from.replace('"', "\\\""),
+        src_word(rel, req),
     );
     let check = if hashes {
         format!(
@@ -440,7 +453,6 @@ fn npm_bins(lock: &str) -> Vec<String> {
 fn npm(abs: &Path, rel: &Path, prefix: &str) -> Starter {
     let scenario = name(prefix, "npm");
     let from = in_project(rel, "package-lock.json");
-    let src_dir = src_dir(rel);
     let bins = npm_bins(&read(&abs.join("package-lock.json")));
     let commands: Vec<(String, String)> = bins
         .iter()
@@ -457,7 +469,7 @@ fn npm(abs: &Path, rel: &Path, prefix: &str) -> Starter {
          timeout: 1800\n\
          build: |\n\
          \x20 mkdir -p \"$out\"\n\
-         \x20 cp \"{src_dir}/package.json\" \"{src_dir}/package-lock.json\" \"$out/\"\n\
+         \x20 cp {} {} \"$out/\"\n\
          \x20 cd \"$out\"\n\
          \x20 # npm ci installs exactly the lock file; --ignore-scripts keeps install\n\
          \x20 # scripts (a common source of differences) out until you need them.\n\
@@ -465,6 +477,8 @@ fn npm(abs: &Path, rel: &Path, prefix: &str) -> Starter {
          path: [\"$out/node_modules/.bin\"]\n\
          expect:\n\
          \x20 reproducible: true\n",
+        src_word(rel, "package.json"),
+        src_word(rel, "package-lock.json"),
     );
     text.push_str(&which_block(&commands));
     Starter {
@@ -521,7 +535,6 @@ fn cargo_bins(abs: &Path) -> Vec<String> {
 fn cargo(abs: &Path, rel: &Path, prefix: &str) -> Starter {
     let scenario = name(prefix, "cargo");
     let from = in_project(rel, "Cargo.lock");
-    let src_dir = src_dir(rel);
     let bins = cargo_bins(abs);
     let commands: Vec<(String, String)> = bins
         .iter()
@@ -542,12 +555,13 @@ fn cargo(abs: &Path, rel: &Path, prefix: &str) -> Starter {
          \x20 # directory out of the binaries (it differs between the two builds).\n\
          \x20 export CARGO_HOME=\"$HOME/.cargo\" CARGO_TARGET_DIR=\"$PWD/target\"\n\
          \x20 export RUSTFLAGS=\"--remap-path-prefix=$PWD=/build --remap-path-prefix=$src=/src\"\n\
-         \x20 cargo build --locked --release --manifest-path \"{src_dir}/Cargo.toml\"\n\
+         \x20 cargo build --locked --release --manifest-path {}\n\
          \x20 mkdir -p \"$out/bin\"\n\
          \x20 find \"$CARGO_TARGET_DIR/release\" -maxdepth 1 -type f -perm -u+x -exec cp {{}} \"$out/bin/\" \\;\n\
          path: [\"$out/bin\"]\n\
          expect:\n\
          \x20 reproducible: true\n",
+        src_word(rel, "Cargo.toml"),
     );
     text.push_str(&which_block(&commands));
     Starter {
@@ -595,7 +609,6 @@ fn pyproject_scripts(toml: &str) -> Vec<String> {
 fn uv(abs: &Path, rel: &Path, prefix: &str) -> Starter {
     let scenario = name(prefix, "uv");
     let from = in_project(rel, "uv.lock");
-    let src_dir = src_dir(rel);
     let scripts = pyproject_scripts(&read(&abs.join("pyproject.toml")));
     let mut commands = vec![("python3".to_string(), "$out/bin/python3".to_string())];
     commands.extend(scripts.iter().map(|s| (s.clone(), format!("$out/bin/{s}"))));
@@ -615,12 +628,13 @@ fn uv(abs: &Path, rel: &Path, prefix: &str) -> Starter {
          \x20 # $out; --no-editable installs the project itself as a wheel, so the\n\
          \x20 # environment does not point back into $src. --python-preference\n\
          \x20 # only-system uses the host's python3 instead of downloading one.\n\
-         \x20 cd \"{src_dir}\"\n\
+         \x20 cd {}\n\
          \x20 UV_PROJECT_ENVIRONMENT=\"$out\" uv sync --frozen --no-dev --no-editable \\\n\
          \x20   --python-preference only-system\n\
          path: [\"$out/bin\"]\n\
          expect:\n\
          \x20 reproducible: true\n",
+        src_word(rel, ""),
     );
     text.push_str(&which_block(&commands));
     Starter {
@@ -643,6 +657,31 @@ fn uv(abs: &Path, rel: &Path, prefix: &str) -> Starter {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn src_word_quotes_what_the_shell_would_read_as_code() {
+        use std::path::Path;
+        assert_eq!(super::src_word(Path::new(""), ""), "\"$src\"");
+        assert_eq!(
+            super::src_word(Path::new("web/app"), "package.json"),
+            "\"$src/web/app/package.json\""
+        );
+        assert_eq!(
+            super::src_word(Path::new("a\"$(id)`x'y"), ""),
+            "\"$src\"/'a\"$(id)`x'\\''y'"
+        );
+        // The shell reads it back as the name, running nothing.
+        let word = super::src_word(Path::new("d $(id)\"`x'y/z"), "req.txt");
+        let out = std::process::Command::new("sh")
+            .args(["-c", &format!("printf %s {word}")])
+            .env("src", "/S")
+            .output()
+            .expect("sh");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "/S/d $(id)\"`x'y/z/req.txt"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -1037,10 +1037,16 @@ fn one(
             }),
             plan::HashKind::NixClosure => {
                 let store = spec.work.join("nix/store");
-                provider::nix::closure_hash(&outcome.tree, &store).map(|(h, c)| {
-                    outcome.store = Some((store, c));
-                    h
-                })
+                provider::nix::closure_hash(&outcome.tree, &store, Some(deadline.at))
+                    .map(|(h, c)| {
+                        outcome.store = Some((store, c));
+                        h
+                    })
+                    .inspect_err(|_| {
+                        if deadline.passed() {
+                            outcome.status = BuildStatus::Timeout;
+                        }
+                    })
             }
         };
         match hashed {

@@ -145,10 +145,12 @@ fn command(
 
 /// The environment hash of a nix build: every store path listed in the
 /// closure file, each with its NAR hash, in sorted order, hashed together.
-/// Returns the hash and store path -> NAR hash (SRI).
+/// Returns the hash and store path -> NAR hash (SRI). Hashing stops at
+/// `deadline` (the scenario's), as a tree's does: a closure can be large.
 pub fn closure_hash(
     out_storage: &Path,
     store: &Path,
+    deadline: Option<std::time::Instant>,
 ) -> Result<
     (
         crate::tree::TreeHash,
@@ -172,9 +174,16 @@ pub fn closure_hash(
         .par_iter()
         .map(|p| {
             let name = &p["/nix/store/".len()..];
-            crate::tree::hash_path(&store.join(name))
+            let bound = crate::tree::Bound {
+                deadline,
+                ..Default::default()
+            };
+            crate::tree::hash_path_within(&store.join(name), bound)
                 .map(|h| (p.to_string(), h))
-                .map_err(|e| e.to_string())
+                .map_err(|e| match e {
+                    crate::tree::TreeError::Stopped { reason, .. } => reason,
+                    e => e.to_string(),
+                })
         })
         .collect::<Result<_, _>>()?;
     let mut total = Sha256::new();
@@ -247,4 +256,26 @@ pub fn closure_diff(
     }
     out.sort_by(|x, y| x.path.cmp(&y.path));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn closure_hashing_stops_at_the_deadline() {
+        let out = tempfile::tempdir().unwrap();
+        let store = tempfile::tempdir().unwrap();
+        let big = store.path().join("abc-big");
+        std::fs::create_dir(&big).unwrap();
+        std::fs::write(big.join("data"), vec![7u8; 8 << 20]).unwrap();
+        std::fs::write(out.path().join(super::CLOSURE_FILE), "/nix/store/abc-big\n").unwrap();
+        let whole = super::closure_hash(out.path(), store.path(), None).expect("hashed");
+        assert_eq!(whole.1.len(), 1);
+        assert_eq!(whole.0.bytes, 8 << 20);
+        let past = std::time::Instant::now();
+        let cut = super::closure_hash(out.path(), store.path(), Some(past)).unwrap_err();
+        assert!(
+            cut.starts_with("hashing stopped at the scenario's deadline"),
+            "{cut}"
+        );
+    }
 }

@@ -384,11 +384,18 @@ pub fn sweep_stale_cgroups() {
     }
 }
 
+/// What one directory entry costs at least, whatever its size: the kernel
+/// keeps an inode and a dentry for it (most of a KiB on tmpfs), and the hash
+/// reads its NAR framing. Without it a build could make millions of empty
+/// files, fill the host's memory with inodes and pass a byte-counting
+/// watchdog; with it the default 4 GiB `disk` allows 4 million entries.
+pub const ENTRY_COST: u64 = KIB;
+
 /// Apparent bytes of everything under `dirs`, as the hash would read them:
 /// each path's file size (sparse files at their apparent size, a hard link
-/// once per name) or allocated blocks where larger. Stops counting once
-/// past `stop`, since then the answer is only "too much". Entries that
-/// cannot be read count as nothing.
+/// once per name) or allocated blocks where larger, and at least
+/// `ENTRY_COST` per entry. Stops counting once past `stop`, since then the
+/// answer is only "too much". Entries that cannot be read count as nothing.
 pub fn usage(dirs: &[PathBuf], stop: u64) -> u64 {
     let mut total = 0u64;
     let mut stack: Vec<PathBuf> = dirs.to_vec();
@@ -398,7 +405,7 @@ pub fn usage(dirs: &[PathBuf], stop: u64) -> u64 {
         };
         for e in rd.flatten() {
             let Ok(m) = e.metadata() else { continue };
-            total = total.saturating_add(m.len().max(m.blocks() * 512));
+            total = total.saturating_add(m.len().max(m.blocks() * 512).max(ENTRY_COST));
             if total > stop {
                 return total;
             }
@@ -518,5 +525,15 @@ mod tests {
         assert!(all < 5 * GIB + MIB, "{all}");
         // Past `stop`, counting ends early but the answer is still "over".
         assert!(usage(&[dir.path().to_path_buf()], GIB) > GIB);
+    }
+
+    #[test]
+    fn usage_charges_every_entry_even_an_empty_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..3000 {
+            std::fs::File::create(dir.path().join(i.to_string())).unwrap();
+        }
+        let all = usage(&[dir.path().to_path_buf()], u64::MAX);
+        assert_eq!(all, 3000 * ENTRY_COST);
     }
 }

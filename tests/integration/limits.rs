@@ -122,6 +122,27 @@ fn files_past_the_disk_limit_fail_fast_sparse_or_not() {
 }
 
 #[test]
+fn empty_files_without_bound_count_against_the_disk_limit() {
+    let p = Project::new();
+    // Each entry costs the host an inode whatever its size: 20,000 empty
+    // files are past 8 MiB at 1 KiB an entry, and the build (which would
+    // sleep on) is stopped by the watchdog, not by its timeout.
+    p.file(
+        "empty.yaml",
+        "name: empty\ntimeout: 120\nlimits: {disk: 8MiB}\nbuild: |\n  mkdir -p \"$out\"\n  \
+         cd \"$out\" && seq 1 20000 | xargs touch\n  sleep 100\n",
+    );
+    let (code, s) = run_one(&p, "empty.yaml", "empty", &[]);
+    assert_eq!(code, 1, "{s:#}");
+    assert_both_builds_say(&s, "exceeded limits.disk (8 MiB)");
+    assert!(
+        !failures(&s).iter().any(|m| m.contains("timed out")),
+        "{s:#}"
+    );
+    assert!(p.leftovers().is_empty());
+}
+
+#[test]
 fn output_past_the_log_limit_is_dropped_and_counted() {
     let p = Project::new();
     p.file(
