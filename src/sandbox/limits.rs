@@ -285,7 +285,7 @@ impl Cgroups {
         }
         in_force
             .entry("memory".into())
-            .or_insert_with(|| "RLIMIT_DATA (per process)".into());
+            .or_insert_with(|| MEMORY_WITHOUT_CGROUP.into());
         in_force
             .entry("pids".into())
             .or_insert_with(|| "RLIMIT_NPROC (per build user namespace)".into());
@@ -417,6 +417,54 @@ pub fn usage(dirs: &[PathBuf], stop: u64) -> u64 {
     total
 }
 
+/// How memory is bounded where no cgroup can be had (an ordinary user on a
+/// host that delegates none): each process by `RLIMIT_DATA`, and the build
+/// as a whole by the parent's watchdog over its processes' resident memory.
+pub const MEMORY_WITHOUT_CGROUP: &str = "RLIMIT_DATA per process + watchdog on the resident total";
+
+/// Anonymous resident bytes of `root` and every process under it (the
+/// sandbox helper, pid 1 of the build and all it started; orphans are
+/// re-parented to pid 1, so they are found too): `resident - shared` of
+/// `/proc/PID/statm`, the memory a cgroup would charge for the heap and
+/// stacks. Pages shared copy-on-write after a fork count once per process,
+/// which errs on the side of the host. Stops counting once past `stop`.
+pub fn resident_anon(root: u32, stop: u64) -> u64 {
+    // SAFETY: sysconf with a constant name has no preconditions.
+    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let mut total = 0u64;
+    let mut stack = vec![root];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(pid) = stack.pop() {
+        if !seen.insert(pid) {
+            continue;
+        }
+        if let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) {
+            let f: Vec<u64> = statm
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if let [_, resident, shared, ..] = f[..] {
+                total = total.saturating_add(resident.saturating_sub(shared) * page);
+            }
+        }
+        if total > stop {
+            return total;
+        }
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            stack.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    total
+}
+
 /// Set the rlimits of a build process (called in the forked child, before
 /// exec): disk always, memory and pids where no cgroup holds them.
 pub fn apply_rlimits(limits: &Limits, memory_by_cgroup: bool, pids_by_cgroup: bool) {
@@ -525,6 +573,30 @@ mod tests {
         assert!(all < 5 * GIB + MIB, "{all}");
         // Past `stop`, counting ends early but the answer is still "over".
         assert!(usage(&[dir.path().to_path_buf()], GIB) > GIB);
+    }
+
+    #[test]
+    fn resident_anon_sums_a_process_and_its_children() {
+        // A child that touches 64 MiB and waits: counted under its parent.
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys,time; x=b'x'*(64<<20); print(1, flush=True); time.sleep(30)",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut one = [0u8; 1];
+        use std::io::Read;
+        child.stdout.as_mut().unwrap().read_exact(&mut one).unwrap();
+        let mine = std::process::id();
+        let total = resident_anon(mine, u64::MAX);
+        let stopped_early = resident_anon(mine, MIB);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(total >= 64 * MIB, "{total}");
+        // Past `stop`, counting ends early but the answer is still "over".
+        assert!(stopped_early > MIB, "{stopped_early}");
     }
 
     #[test]

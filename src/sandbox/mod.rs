@@ -290,6 +290,9 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
     if watched == Watched::OverDisk || (exceeded.is_none() && usage_over_disk(spec)) {
         exceeded = Some(limits::Which::Disk);
     }
+    if watched == Watched::OverMemory {
+        exceeded = Some(limits::Which::Memory);
+    }
     drop(cgroups);
     let stopped = SandboxOutcome {
         result: SandboxResult::default(),
@@ -344,10 +347,15 @@ enum Watched {
     TimedOut,
     /// The build's trees grew past `limits.disk`.
     OverDisk,
+    /// With no memory cgroup, the build's processes together held more
+    /// than `limits.memory`.
+    OverMemory,
 }
 
 /// Wait for the sandbox process `pid` until `deadline`, measuring the
-/// build's writable trees now and then against `limits.disk`. The pause
+/// build's writable trees now and then against `limits.disk` (and, with no
+/// memory cgroup, its processes' resident memory against `limits.memory`,
+/// which rlimits can only bound per process). The pause
 /// between two measurements is at least 200 ms and ten times the last
 /// measurement, so a build of many files is not slowed by its watchdog.
 fn watch(pid: u32, deadline: Instant, spec: &SandboxSpec) -> Watched {
@@ -364,6 +372,11 @@ fn watch(pid: u32, deadline: Instant, spec: &SandboxSpec) -> Watched {
         let t = Instant::now();
         if usage_over_disk(spec) {
             return Watched::OverDisk;
+        }
+        if !spec.memory_by_cgroup
+            && limits::resident_anon(pid, spec.limits.memory) > spec.limits.memory
+        {
+            return Watched::OverMemory;
         }
         pause = (t.elapsed() * 10).max(Duration::from_millis(200));
     }

@@ -57,6 +57,28 @@ fn a_build_past_its_memory_fails_naming_the_limit() {
 }
 
 #[test]
+fn many_processes_each_under_the_memory_limit_fail_together() {
+    let p = Project::new();
+    // Eight processes of 40 MiB each: every one is below 64 MiB (the
+    // per-process rlimit an ordinary user gets), together they are far
+    // past it. A cgroup (root) or the watchdog (user) stops the build.
+    p.file(
+        "many.yaml",
+        "name: many\ntimeout: 120\nlimits: {memory: 64MiB}\nbuild: |\n  mkdir -p \"$out\"\n  \
+         for i in 1 2 3 4 5 6 7 8; do\n    \
+         python3 -c 'import time; x = b\"x\" * (40 << 20); time.sleep(15)' &\n  done\n  wait\n",
+    );
+    let (code, s) = run_one(&p, "many.yaml", "many", &[]);
+    assert_eq!(code, 1, "{s:#}");
+    assert_both_builds_say(&s, "exceeded limits.memory (64 MiB)");
+    assert!(
+        !failures(&s).iter().any(|m| m.contains("timed out")),
+        "{s:#}"
+    );
+    assert!(crate::support::processes_with("time.sleep(15)").is_empty());
+}
+
+#[test]
 fn a_fork_bomb_fails_naming_the_pids_limit_and_leaves_nothing() {
     let p = Project::new();
     p.file(
@@ -201,7 +223,10 @@ fn the_report_says_how_each_limit_was_enforced() {
         assert_eq!(l["pids"], "4096 (cgroup v1)");
     }
     if !is_root() && hybrid_v1 {
-        assert_eq!(l["memory"], "4 GiB (RLIMIT_DATA (per process))");
+        assert_eq!(
+            l["memory"],
+            "4 GiB (RLIMIT_DATA per process + watchdog on the resident total)"
+        );
     }
 }
 
