@@ -274,13 +274,21 @@ pub fn run(spec: &SandboxSpec, timeout: Duration) -> Result<SandboxOutcome, Stri
     drop(procs);
     let pid = child.id();
     lifetime::register_pid(pid);
-    let watched = watch(pid, start + timeout, spec);
+    let watched = watch(pid, start + timeout, spec, &cgroups);
+    let mut namespace_init = None;
     if watched != Watched::Ended {
         // Killing the helper kills pid 1 of the sandbox (PDEATHSIG), and
-        // with it every process of the build's pid namespace.
+        // with it every process of the build's pid namespace. That happens
+        // after the helper is gone, so keep a handle on pid 1 to wait for.
+        namespace_init = child_of(pid).map(ExitWatch::open);
         let _ = child.kill();
     }
     let status = child.wait();
+    if let Some(init) = namespace_init {
+        // pid 1 of a namespace ends only once every process in it is
+        // reaped: when it has, nothing of the build is left running.
+        init.until(Instant::now() + Duration::from_secs(30));
+    }
     lifetime::unregister_pid(pid);
     lifetime::park_if_interrupted();
     let status = status.map_err(|e| format!("waiting for the sandbox: {e}"))?;
@@ -358,7 +366,7 @@ enum Watched {
 /// which rlimits can only bound per process). The pause
 /// between two measurements is at least 200 ms and ten times the last
 /// measurement, so a build of many files is not slowed by its watchdog.
-fn watch(pid: u32, deadline: Instant, spec: &SandboxSpec) -> Watched {
+fn watch(pid: u32, deadline: Instant, spec: &SandboxSpec, cgroups: &limits::Cgroups) -> Watched {
     let exit = ExitWatch::open(pid);
     let mut pause = Duration::from_millis(200);
     loop {
@@ -376,6 +384,11 @@ fn watch(pid: u32, deadline: Instant, spec: &SandboxSpec) -> Watched {
         if !spec.memory_by_cgroup
             && limits::resident_anon(pid, spec.limits.memory) > spec.limits.memory
         {
+            return Watched::OverMemory;
+        }
+        // The cgroup's OOM killer took one process: the build has failed at
+        // its memory limit, so stop the rest rather than wait for them.
+        if spec.memory_by_cgroup && cgroups.exceeded() == Some(limits::Which::Memory) {
             return Watched::OverMemory;
         }
         pause = (t.elapsed() * 10).max(Duration::from_millis(200));
@@ -400,6 +413,17 @@ pub fn full_filesystem(work: &Path) -> Option<String> {
             work.display()
         )
     })
+}
+
+/// The (first) child of process `pid`: the sandbox helper's one child is
+/// pid 1 of the build's pid namespace.
+fn child_of(pid: u32) -> Option<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Waits for one child process to exit without polling: a pidfd (opened
@@ -454,6 +478,8 @@ impl ExitWatch {
             let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
             match waitid(nix::sys::wait::Id::Pid(pid), flags) {
                 Ok(WaitStatus::StillAlive) => {}
+                // Not our child (pid 1 of a sandbox): gone when /proc says so.
+                Err(nix::errno::Errno::ECHILD) if alive(self.pid) => {}
                 _ => return true,
             }
             if Instant::now() >= deadline {
@@ -462,6 +488,14 @@ impl ExitWatch {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+}
+
+/// Whether process `pid` still runs (exists and is not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
 }
 
 /// The last `lines` lines of a file, lossily decoded, from its last 4 KiB
