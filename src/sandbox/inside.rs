@@ -128,8 +128,8 @@ fn pid1(spec: &SandboxSpec, result_file: &mut File) -> i32 {
             return 3;
         }
     };
-    if spec.shuffle_src
-        && let Err(e) = start_disorderfs(log.as_raw_fd())
+    if spec.shuffle_dirents
+        && let Err(e) = start_disorderfs(spec, log.as_raw_fd())
     {
         result.setup_error = Some(e);
         let _ = result_file.write_all(&serde_json::to_vec(&result).unwrap_or_default());
@@ -208,25 +208,31 @@ fn loopback_up() -> Result<(), String> {
     Ok(())
 }
 
-/// The disorderfs daemon serving `$src`, spared by `kill_the_rest`.
-static DAEMON: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+/// The disorderfs daemons serving the shuffled views, spared by
+/// `kill_the_rest`. pid 1 is single-threaded: the lock is never contended.
+static DAEMONS: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+fn daemons() -> Vec<i32> {
+    DAEMONS.lock().map(|d| d.clone()).unwrap_or_default()
+}
 
 /// As pid 1: kill every other process of the namespace and reap them, so
 /// nothing a build started in the background outlives it or touches `$out`.
 fn kill_the_rest() {
-    let daemon = DAEMON.load(std::sync::atomic::Ordering::Relaxed);
-    if daemon == 0 {
+    let daemons = daemons();
+    if daemons.is_empty() {
         let _ = nix::sys::signal::kill(Pid::from_raw(-1), nix::sys::signal::Signal::SIGKILL);
         while waitpid(Pid::from_raw(-1), Some(WaitPidFlag::empty())).is_ok() {}
         return;
     }
-    // Everyone but us and the FUSE daemon that `$src` still needs.
+    // Everyone but us and the FUSE daemons that `$src`, the build directory
+    // and `$out` still need.
     loop {
         let others: Vec<i32> = std::fs::read_dir("/proc")
             .map(|rd| {
                 rd.flatten()
                     .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
-                    .filter(|&p| p != 1 && p != daemon)
+                    .filter(|&p| p != 1 && !daemons.contains(&p))
                     .collect()
             })
             .unwrap_or_default();
@@ -245,48 +251,121 @@ fn kill_the_rest() {
     }
 }
 
-/// Start disorderfs (in the foreground, as our child, with the build's uid:
-/// the build is then the mount's owner and may use it without
-/// `allow_other`) serving the plain `$src` view shuffled at `$src`, and wait
-/// until it is mounted.
-fn start_disorderfs(log: RawFd) -> Result<(), String> {
-    let argv: Vec<String> = [
-        super::DISORDERFS,
-        "-f",
-        "-q",
-        "--shuffle-dirents=yes",
-        "--reverse-dirents=no",
-        super::SRC_PLAIN,
-        super::SRC_MOUNT,
-    ]
-    .iter()
-    .map(|a| a.to_string())
-    .collect();
+/// How long the disorderfs daemons get to mount their views.
+const MOUNT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Start one disorderfs daemon per shuffled view (`mounts::shuffled_views`)
+/// and wait until all are mounted. Each runs in the foreground, as our
+/// child, with the build's uid: the build is then the mounts' owner and may
+/// use them without `allow_other`, and the files it creates through them
+/// get its uid, as without FUSE (`--multi-user=no`, the default: only that
+/// one uid exists in the namespace). disorderfs creates files with the
+/// mode the kernel hands it, already masked by the build's umask.
+///
+/// The options keep the variation to readdir order alone:
+/// `default_permissions`, spelled out whatever disorderfs' own defaults,
+/// has the kernel check access against the files' modes and the build's
+/// (empty) capabilities as for the plain tree, not the daemon, which may be
+/// root in the namespace (a mode-000 file stays unreadable: the
+/// `fileordering` tests check it); `--pad-blocks=0` leaves `st_blocks`
+/// (`du`) as it is.
+fn start_disorderfs(spec: &SandboxSpec, log: RawFd) -> Result<(), String> {
+    let views = mounts::shuffled_views(spec);
+    // Opened before any daemon starts: every mount from now on marks it
+    // (POLLPRI), so the wait below sleeps on that event, not on a timer.
+    let mut mountinfo =
+        File::open("/proc/self/mountinfo").map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
     let env = [("PATH".to_string(), "/usr/bin:/bin".to_string())];
-    let child = spawn(None, &argv, &env, log, log).map_err(|e| format!("fork: {e}"))?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let mounted = std::fs::read_to_string("/proc/self/mountinfo")
-            .map(|m| {
-                m.lines()
-                    .any(|l| l.split(' ').nth(4) == Some(super::SRC_MOUNT) && l.contains(" - fuse"))
-            })
-            .unwrap_or(false);
-        if mounted {
-            DAEMON.store(child.as_raw(), std::sync::atomic::Ordering::Relaxed);
-            return Ok(());
+    let mut started = Vec::new();
+    for view in &views {
+        let argv: Vec<String> = [
+            super::DISORDERFS,
+            "-f",
+            "-q",
+            "-o",
+            "default_permissions",
+            "--shuffle-dirents=yes",
+            "--reverse-dirents=no",
+            "--pad-blocks=0",
+            view.plain,
+            view.at,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        let child = spawn(None, &argv, &env, log, log).map_err(|e| format!("fork: {e}"))?;
+        if let Ok(mut d) = DAEMONS.lock() {
+            d.push(child.as_raw());
         }
-        if let Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) =
-            waitpid(child, Some(WaitPidFlag::WNOHANG))
-        {
-            return Err("disorderfs exited before mounting $src (see the build log)".into());
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-            return Err("disorderfs did not mount $src within 10 s".into());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        started.push((view, child, pidfd(child)));
     }
+    let deadline = std::time::Instant::now() + MOUNT_TIMEOUT;
+    loop {
+        let mut table = String::new();
+        let _ = mountinfo.rewind();
+        let _ = mountinfo.read_to_string(&mut table);
+        let mounted = |at: &str| {
+            table
+                .lines()
+                .any(|l| l.split(' ').nth(4) == Some(at) && l.contains(" - fuse"))
+        };
+        let waiting: Vec<_> = started.iter().filter(|(v, ..)| !mounted(v.at)).collect();
+        if waiting.is_empty() {
+            break;
+        }
+        for (view, child, _) in &waiting {
+            if let Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) =
+                waitpid(*child, Some(WaitPidFlag::WNOHANG))
+            {
+                return Err(format!(
+                    "disorderfs exited before mounting {} (see the build log)",
+                    view.at
+                ));
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            for (_, child, _) in &started {
+                let _ = nix::sys::signal::kill(*child, nix::sys::signal::Signal::SIGKILL);
+            }
+            return Err(format!(
+                "disorderfs did not mount {} within {} s",
+                waiting[0].0.at,
+                MOUNT_TIMEOUT.as_secs()
+            ));
+        }
+        // A daemon's exit wakes us through its pidfd; without pidfds (Linux
+        // before 5.3) look at the daemons every 100 ms.
+        let mut fds = vec![libc::pollfd {
+            fd: mountinfo.as_raw_fd(),
+            events: libc::POLLPRI,
+            revents: 0,
+        }];
+        fds.extend(waiting.iter().filter_map(|(_, _, fd)| {
+            fd.as_ref().map(|fd| libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+        }));
+        let mut wait_ms = left.as_millis().min(i32::MAX as u128) as i32 + 1;
+        if waiting.iter().any(|(.., fd)| fd.is_none()) {
+            wait_ms = wait_ms.min(100);
+        }
+        // SAFETY: a valid array of pollfds on descriptors we own.
+        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
+    }
+    for view in &views {
+        mounts::lock_shuffled(view)?;
+    }
+    Ok(())
+}
+
+/// A pidfd for our child `pid`: readable once it has exited.
+fn pidfd(pid: Pid) -> Option<OwnedFd> {
+    // SAFETY: plain syscall; the fd, if any, is fresh and ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// Run `argv` as the build (see `spawn`) and wait for it, reaping any

@@ -37,6 +37,10 @@ pub const SRC_MOUNT: &str = "/envtwin/src";
 /// With `fileordering`, the plain read-only view of the scenario directory
 /// that disorderfs serves, shuffled, at `SRC_MOUNT`.
 pub const SRC_PLAIN: &str = "/envtwin/.src-plain";
+/// With `fileordering`, the plain writable views of the build directory and
+/// of `$out` that disorderfs serves, shuffled, at their usual places.
+pub const BUILD_PLAIN: &str = "/envtwin/.build-plain";
+pub const OUT_PLAIN: &str = "/envtwin/.out-plain";
 /// Where `/etc`'s replacement files are staged inside (`mounts::etc`).
 pub const ETC_STAGING: &str = "/envtwin/.etc";
 /// The nix provider's: where the `$out` storage is mounted in build mode
@@ -53,6 +57,8 @@ pub const LIB_DIR: &str = "/envtwin/lib";
 pub const OWN_PATHS: &[&str] = &[
     SRC_MOUNT,
     SRC_PLAIN,
+    BUILD_PLAIN,
+    OUT_PLAIN,
     // PROBE_EXE's directory.
     "/envtwin/bin",
     ETC_STAGING,
@@ -108,8 +114,9 @@ pub struct SandboxSpec {
     pub no_aslr: bool,
     /// Report a 2.6 kernel to `uname` (the `kernel` variation).
     pub uname26: bool,
-    /// Show `$src` through disorderfs with shuffled directory order.
-    pub shuffle_src: bool,
+    /// Show `$src`, the build directory and `$out` through disorderfs with
+    /// shuffled directory order (see `mounts::shuffled_views`).
+    pub shuffle_dirents: bool,
     /// The build's whole environment, in this order.
     pub env: Vec<(String, String)>,
     pub network: bool,

@@ -8,9 +8,13 @@
 //! directory) `nosuid,nodev`; `$src` and `host_paths` read-only. Every
 //! read-only mount is locked for the build: it holds no capability and cannot
 //! make a user namespace in which to remount it.
+//!
+//! With `fileordering`, `$src`, the build directory and `$out` are bound at
+//! hidden "plain" paths instead, and `inside` mounts disorderfs' shuffled
+//! views of them at their usual places (`shuffled_views`).
 
 use super::plan::HostEntry;
-use super::{SRC_MOUNT, SRC_PLAIN, SandboxSpec};
+use super::{BUILD_PLAIN, OUT_PLAIN, SRC_MOUNT, SRC_PLAIN, SandboxSpec};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -174,9 +178,8 @@ fn proc(root: &Path) -> R<()> {
 fn private_trees(root: &Path, spec: &SandboxSpec, skeletons: &mut Vec<PathBuf>) -> R<()> {
     let out_at = spec.out_storage_at.as_deref().unwrap_or(&spec.out);
     let mut targets: Vec<&str> = vec!["/tmp", &spec.home, out_at, &spec.build_dir, SRC_MOUNT];
-    if spec.shuffle_src {
-        targets.push(SRC_PLAIN);
-    }
+    let views = shuffled_views(spec);
+    targets.extend(views.iter().map(|v| v.plain));
     if spec.out_storage_at.is_some()
         && let Some(parent) = Path::new(&spec.out).parent().and_then(|p| p.to_str())
     {
@@ -205,20 +208,19 @@ fn private_trees(root: &Path, spec: &SandboxSpec, skeletons: &mut Vec<PathBuf>) 
         &inside(root, &spec.home),
         PRIVATE_TREE,
     )?;
-    bind(&spec.out_storage(), &inside(root, out_at), PRIVATE_TREE)?;
-    bind(
-        &spec.build_storage(),
-        &inside(root, &spec.build_dir),
-        PRIVATE_TREE,
-    )?;
     // With fileordering, disorderfs (started after the pivot) mounts its
-    // shuffled view on SRC_MOUNT; here only the plain view it reads from.
-    let src_at = if spec.shuffle_src {
-        SRC_PLAIN
-    } else {
-        SRC_MOUNT
-    };
-    bind(&spec.src, &inside(root, src_at), RO)?;
+    // shuffled views on these; here only the plain views it serves.
+    let (out_at, build_at) = (
+        plain_or_path(&views, out_at),
+        plain_or_path(&views, &spec.build_dir),
+    );
+    bind(&spec.out_storage(), &inside(root, out_at), PRIVATE_TREE)?;
+    bind(&spec.build_storage(), &inside(root, build_at), PRIVATE_TREE)?;
+    bind(
+        &spec.src,
+        &inside(root, plain_or_path(&views, SRC_MOUNT)),
+        RO,
+    )?;
     for (host, target) in &spec.writable_mounts {
         bind(host, &inside(root, target), PRIVATE_TREE)?;
     }
@@ -234,6 +236,64 @@ fn private_trees(root: &Path, spec: &SandboxSpec, skeletons: &mut Vec<PathBuf>) 
         bind(host, &at, RO)?;
     }
     Ok(())
+}
+
+/// One of disorderfs' shuffled views (`fileordering`): the tree bound at
+/// `plain` is served at `at`, with every directory listing shuffled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShuffledView<'a> {
+    pub plain: &'a str,
+    pub at: &'a str,
+    pub writable: bool,
+}
+
+/// What `fileordering` shuffles: `$src` (read-only), and, as reprotest runs
+/// the whole build tree through disorderfs, the build directory and `$out`
+/// (writable), so that a build whose output depends on the order in which
+/// it lists files it created itself (`tar cf x.tar .` in `$out`, a glob in
+/// the build directory) is caught too. `$out` is left alone where it is the
+/// nix provider's result link (`out_storage_at`): nix writes the store
+/// path, not that directory.
+pub fn shuffled_views(spec: &SandboxSpec) -> Vec<ShuffledView<'_>> {
+    if !spec.shuffle_dirents {
+        return Vec::new();
+    }
+    let mut views = vec![
+        ShuffledView {
+            plain: SRC_PLAIN,
+            at: SRC_MOUNT,
+            writable: false,
+        },
+        ShuffledView {
+            plain: BUILD_PLAIN,
+            at: &spec.build_dir,
+            writable: true,
+        },
+    ];
+    if spec.out_storage_at.is_none() {
+        views.push(ShuffledView {
+            plain: OUT_PLAIN,
+            at: &spec.out,
+            writable: true,
+        });
+    }
+    views
+}
+
+/// Where the tree that belongs at `at` is bound: its plain path if
+/// disorderfs serves it shuffled there, else `at` itself.
+fn plain_or_path<'a>(views: &[ShuffledView<'a>], at: &'a str) -> &'a str {
+    views.iter().find(|v| v.at == at).map_or(at, |v| v.plain)
+}
+
+/// Set the flags of a private tree (`nosuid,nodev`, and read-only for
+/// `$src`) on a shuffled view once disorderfs has mounted it, whatever
+/// libfuse's own defaults.
+pub fn lock_shuffled(view: &ShuffledView) -> R<()> {
+    set_attrs(
+        Path::new(view.at),
+        if view.writable { PRIVATE_TREE } else { RO },
+    )
 }
 
 /// Remount `$out` read-only so probes cannot change what gets hashed.

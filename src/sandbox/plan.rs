@@ -71,7 +71,7 @@ struct Settings {
     /// `uname` reports a 2.6 kernel (personality UNAME26, as
     /// `setarch --uname-2.6` and reprotest's `kernel` variation).
     uname26: bool,
-    shuffle_src: bool,
+    shuffle_dirents: bool,
 }
 
 impl Settings {
@@ -92,7 +92,7 @@ impl Settings {
             faketime: false,
             no_aslr: true,
             uname26: false,
-            shuffle_src: false,
+            shuffle_dirents: false,
         }
     }
 
@@ -115,7 +115,7 @@ impl Settings {
             Variation::NumCpus => self.cpus = None,
             Variation::ExecPath => self.extra_path = true,
             Variation::Time => self.faketime = true,
-            Variation::Fileordering => self.shuffle_src = true,
+            Variation::Fileordering => self.shuffle_dirents = true,
             Variation::Aslr => self.no_aslr = false,
             Variation::Kernel => self.uname26 = true,
         }
@@ -149,10 +149,10 @@ impl Settings {
                     "real clock".into()
                 }
             }
-            Variation::Fileordering => if self.shuffle_src {
-                "shuffled readdir order of $src (disorderfs)"
+            Variation::Fileordering => if self.shuffle_dirents {
+                "shuffled readdir order of $src, the build directory and $out (disorderfs)"
             } else {
-                "readdir order of $src"
+                "readdir order of $src, the build directory and $out"
             }
             .into(),
             Variation::Aslr => if self.no_aslr { "off" } else { "on" }.into(),
@@ -529,7 +529,7 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
         cpu_start: NEXT_CPU.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         no_aslr: s.no_aslr,
         uname26: s.uname26,
-        shuffle_src: s.shuffle_src,
+        shuffle_dirents: s.shuffle_dirents,
         env,
         network: input.network,
         build_argv: input.command.argv.clone(),
