@@ -15,6 +15,7 @@
 //! same list from two manifests.
 
 use super::manifest::{Entry, EntryKind, Manifest, child_key, escape_name};
+use super::map;
 use super::nar::BLOCK;
 use super::walk::{self, At, Kind};
 use super::{DiffKind, Difference, TreeError};
@@ -33,6 +34,8 @@ const MAX_OPEN_DIRS: usize = 64;
 /// Files at least this large are compared in chunks of this size on
 /// several threads.
 const CHUNK: u64 = 4 << 20;
+/// Ranges from this size on are mapped rather than read (see `map`).
+const MAP_MIN: u64 = 128 * 1024;
 
 /// The differences between trees `a` and `b`, explained; empty when
 /// identical.
@@ -418,6 +421,14 @@ fn first_difference(
     };
     let chunk = |start: u64| -> Result<Option<u64>, TreeError> {
         let end = (start + CHUNK).min(common);
+        if end - start >= MAP_MIN {
+            match map::first_difference(fa, fb, start, end) {
+                Ok(Some(found)) => return Ok(found),
+                Ok(None) => {}
+                Err((0, e)) => return Err(la.err(e)),
+                Err((_, e)) => return Err(lb.err(e)),
+            }
+        }
         with_bufs(|ba, bb| {
             let mut at = start;
             while at < end {
@@ -445,8 +456,11 @@ fn first_difference(
     Ok(found.or((sa != sb).then_some(common)))
 }
 
-/// Feed bytes `from..to` of `file` to `h`.
+/// Feed bytes `from..to` of `file` to `h`: mapped when large.
 fn hash_range(file: &File, from: u64, to: u64, h: &mut Sha256) -> std::io::Result<()> {
+    if to - from >= MAP_MIN && map::for_each_window(file, from, to, |b| map::hash_prefetched(h, b))? {
+        return Ok(());
+    }
     with_bufs(|buf, _| {
         let mut at = from;
         while at < to {
