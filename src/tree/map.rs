@@ -148,8 +148,10 @@ pub(crate) fn first_difference(
             (Err(e), _) => return Err((0, e)),
             (_, Err(e)) => return Err((1, e)),
         };
-        let found = read_guarded(&wa, &wb, |x, y| first_mismatch(&x[skip..stop], &y[skip..stop]))
-            .map_err(|i| (i, super::walk::shrank()))?;
+        let found = read_guarded(&wa, &wb, |x, y| {
+            first_mismatch(&x[skip..stop], &y[skip..stop])
+        })
+        .map_err(|i| (i, super::walk::shrank()))?;
         if let Some(i) = found {
             return Ok(Some(Some(at + i as u64)));
         }
@@ -337,7 +339,10 @@ mod tests {
         std::fs::write(&pa, vec![7u8; 64 << 10]).unwrap();
         std::fs::write(&pb, vec![7u8; 64 << 10]).unwrap();
         let (a, b) = (File::open(&pa).unwrap(), File::open(&pb).unwrap());
-        let (wa, wb) = (Window::map(&a, 0, 64 << 10).unwrap(), Window::map(&b, 0, 64 << 10).unwrap());
+        let (wa, wb) = (
+            Window::map(&a, 0, 64 << 10).unwrap(),
+            Window::map(&b, 0, 64 << 10).unwrap(),
+        );
         std::fs::OpenOptions::new()
             .write(true)
             .open(&pb)
