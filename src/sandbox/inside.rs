@@ -263,12 +263,24 @@ fn start_disorderfs(log: RawFd) -> Result<(), String> {
     .map(|a| a.to_string())
     .collect();
     let env = [("PATH".to_string(), "/usr/bin:/bin".to_string())];
+    // Opened before the daemon starts: any mount from then on is an event
+    // that wakes the poll below (POLLPRI on /proc/self/mountinfo).
+    let mut mountinfo =
+        File::open("/proc/self/mountinfo").map_err(|e| format!("mountinfo: {e}"))?;
     let child = spawn(None, &argv, &env, log, log).map_err(|e| format!("fork: {e}"))?;
+    // SAFETY: pidfd_open on our own child; the fd is owned below.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.as_raw(), 0) };
+    // SAFETY: a fresh fd from pidfd_open.
+    let pidfd = (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut text = String::new();
     loop {
-        let mounted = std::fs::read_to_string("/proc/self/mountinfo")
-            .map(|m| {
-                m.lines()
+        text.clear();
+        let mounted = mountinfo
+            .rewind()
+            .and_then(|()| mountinfo.read_to_string(&mut text))
+            .map(|_| {
+                text.lines()
                     .any(|l| l.split(' ').nth(4) == Some(super::SRC_MOUNT) && l.contains(" - fuse"))
             })
             .unwrap_or(false);
@@ -281,11 +293,29 @@ fn start_disorderfs(log: RawFd) -> Result<(), String> {
         {
             return Err("disorderfs exited before mounting $src (see the build log)".into());
         }
-        if std::time::Instant::now() > deadline {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
             let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
             return Err("disorderfs did not mount $src within 10 s".into());
         }
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        // Sleep until the mount table changes or the daemon exits; without
+        // a pidfd, look again every 5 ms for its exit.
+        let mut fds = [
+            libc::pollfd {
+                fd: mountinfo.as_raw_fd(),
+                events: libc::POLLPRI,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pidfd.as_ref().map_or(-1, |p| p.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let ms = if pidfd.is_some() { left.as_millis() } else { 5 };
+        let ms = ms.clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: two valid pollfds (a negative fd is ignored by poll).
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
     }
 }
 
