@@ -9,6 +9,10 @@
 //! in place at close to the in-cache speed, and compares two files with
 //! one pass over memory instead of two copies and a pass.
 //!
+//! Only files without holes are mapped: on tmpfs a read fault in a hole
+//! allocates a page (where `read` returns zeros for free), so mapping a
+//! sparse file of 500 GiB would fill memory.
+//!
 //! A file that shrinks while mapped would raise SIGBUS on the bytes past
 //! its new end. A process-wide SIGBUS handler maps a zero page over the
 //! faulting page when the address lies in this thread's current window
@@ -114,6 +118,9 @@ pub(crate) fn for_each_window(
     to: u64,
     mut f: impl FnMut(&[u8]),
 ) -> std::io::Result<bool> {
+    if !dense(file) {
+        return Ok(false);
+    }
     let mut at = from;
     while at < to {
         let end = to.min(at + WINDOW as u64);
@@ -138,6 +145,9 @@ pub(crate) fn first_difference(
     from: u64,
     to: u64,
 ) -> Result<Option<Option<u64>>, (usize, std::io::Error)> {
+    if !dense(a) || !dense(b) {
+        return Ok(None);
+    }
     let mut at = from;
     while at < to {
         let end = to.min(at + WINDOW as u64);
@@ -165,6 +175,14 @@ impl Drop for Window {
         // SAFETY: unmapping exactly what `map` mapped, once.
         unsafe { libc::munmap(self.ptr, self.len) };
     }
+}
+
+/// Whether `file` has blocks for all its bytes (no holes), so that mapping
+/// it allocates nothing. Unknown: no.
+fn dense(file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata()
+        .is_ok_and(|m| m.blocks().saturating_mul(512) >= m.len())
 }
 
 /// Feed `bytes` to `h`, prefetching a page ahead.
@@ -313,6 +331,20 @@ mod tests {
         let mut h = Sha256::new();
         for_each_window(&file, 0, data.len() as u64, |b| hash_prefetched(&mut h, b)).unwrap();
         assert_eq!(h.finalize(), Sha256::digest(&data));
+    }
+
+    #[test]
+    fn a_sparse_file_is_read_not_mapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sparse");
+        File::create(&path)
+            .and_then(|f| f.set_len(64 << 20))
+            .unwrap();
+        let file = File::open(&path).unwrap();
+        assert!(!dense(&file));
+        assert!(!for_each_window(&file, 0, 64 << 20, |_| {}).unwrap());
+        let got = first_difference(&file, &file, 0, 64 << 20).map_err(|e| e.1.to_string());
+        assert_eq!(got, Ok(None));
     }
 
     #[test]
