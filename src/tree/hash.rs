@@ -3,9 +3,9 @@
 //!
 //! Speed: SHA-256 of one stream is inherently serial, so the calling
 //! thread does nothing else: worker threads walk the tree ahead of it
-//! (see `nar`), and the bytes of large files are read and hashed on the
-//! calling thread, one block at a time, so they are never copied from
-//! one core's cache to another's.
+//! (see `nar`), and the bytes of large files are hashed on the calling
+//! thread straight from mapped windows of the page cache (see `map`), so
+//! they are neither copied nor moved from one core's cache to another's.
 
 use super::map;
 use super::nar::{self, NarSink};
