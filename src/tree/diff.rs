@@ -14,7 +14,9 @@
 //! directory says how many entries it holds. [`diff_manifests`] gives the
 //! same list from two manifests.
 
+use super::explain::{Context, Detail, MAX_EXPLAINED, explain_from};
 use super::manifest::{Entry, EntryKind, Manifest, child_key, escape_name};
+use super::map;
 use super::nar::BLOCK;
 use super::walk::{self, At, Kind};
 use super::{DiffKind, Difference, TreeError};
@@ -26,6 +28,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Directory levels walked with descriptors held; deeper directories
 /// are opened by whole path, so no tree can exhaust descriptors.
@@ -33,6 +36,8 @@ const MAX_OPEN_DIRS: usize = 64;
 /// Files at least this large are compared in chunks of this size on
 /// several threads.
 const CHUNK: u64 = 4 << 20;
+/// Ranges from this size on are mapped rather than read (see `map`).
+const MAP_MIN: u64 = 128 * 1024;
 
 /// The differences between trees `a` and `b`, explained; empty when
 /// identical.
@@ -43,19 +48,46 @@ const CHUNK: u64 = 4 << 20;
 /// hashing anything the report does not print.
 pub fn diff_trees(a: &Path, b: &Path) -> Result<Vec<Difference>, TreeError> {
     let (ka, kb) = (walk::root_kind(a)?, walk::root_kind(b)?);
+    let shared = Shared {
+        ctx: Context::sandbox(),
+        eager: AtomicUsize::new(0),
+    };
     let mut found = Vec::new();
     let (la, lb) = (Loc::root(a), Loc::root(b));
     if (ka, kb) == (Kind::Directory, Kind::Directory) {
-        found = dirs(la, lb, "", 0)?;
+        found = dirs(la, lb, "", 0, &shared)?;
     } else {
-        entry(la, lb, Some(ka), Some(kb), String::new, 0, &mut found)?;
+        entry(
+            la,
+            lb,
+            Some(ka),
+            Some(kb),
+            String::new,
+            0,
+            &shared,
+            &mut found,
+        )?;
     }
     found.sort_unstable_by(|x, y| x.diff.path.cmp(&y.diff.path));
     let first: Vec<Option<u64>> = found.iter().map(|f| f.first).collect();
     let mut out: Vec<Difference> = found.into_iter().map(|f| f.diff).collect();
-    super::explain::explain_known(&mut out, a, b, &first);
+    super::explain::explain_known(&mut out, a, b, &first, &shared.ctx);
     Ok(out)
 }
+
+/// What every task of one diff shares.
+struct Shared {
+    /// The explanation context, one for the whole diff.
+    ctx: Context,
+    /// Content differences explained early (see [`EAGER_MIN`]), at most
+    /// [`MAX_EXPLAINED`]: the cap applies in path order afterwards.
+    eager: AtomicUsize,
+}
+
+/// A content difference in files this large is explained while the two
+/// files are hashed, on another core, rather than after the walk: its
+/// explanation reads much of the files again.
+const EAGER_MIN: u64 = 16 << 20;
 
 /// [`diff_trees`], for callers that already know the two trees' hashes
 /// differ (a twin build, a store path of a closure). Kept as its own name
@@ -186,7 +218,13 @@ fn merge(a: Vec<(OsString, Kind)>, b: Vec<(OsString, Kind)>) -> Vec<Pair> {
 }
 
 /// The differences beneath two directories that exist on both sides.
-fn dirs(la: Loc<'_>, lb: Loc<'_>, key: &str, depth: usize) -> Result<Vec<Found>, TreeError> {
+fn dirs(
+    la: Loc<'_>,
+    lb: Loc<'_>,
+    key: &str,
+    depth: usize,
+    shared: &Shared,
+) -> Result<Vec<Found>, TreeError> {
     let (pa, pb) = (la.full(), lb.full());
     let (ra, rb) = rayon::join(
         || {
@@ -226,6 +264,7 @@ fn dirs(la: Loc<'_>, lb: Loc<'_>, key: &str, depth: usize) -> Result<Vec<Found>,
                     kb,
                     || child_key(key, name),
                     depth + 1,
+                    shared,
                     &mut out,
                 )?;
             } else {
@@ -237,7 +276,8 @@ fn dirs(la: Loc<'_>, lb: Loc<'_>, key: &str, depth: usize) -> Result<Vec<Found>,
                     at: Some((fb, name)),
                     path: &pb,
                 };
-                entry(ca, cb, ka, kb, || child_key(key, name), depth + 1, &mut out)?;
+                let key = || child_key(key, name);
+                entry(ca, cb, ka, kb, key, depth + 1, shared, &mut out)?;
             }
             Ok::<_, TreeError>(out)
         })
@@ -249,6 +289,7 @@ fn dirs(la: Loc<'_>, lb: Loc<'_>, key: &str, depth: usize) -> Result<Vec<Found>,
 
 /// Compare one path, `None` on a side where it is absent, pushing what
 /// differs to `out`. `key` builds its manifest key, only when needed.
+#[allow(clippy::too_many_arguments)]
 fn entry(
     la: Loc<'_>,
     lb: Loc<'_>,
@@ -256,9 +297,10 @@ fn entry(
     kb: Option<Kind>,
     key: impl Fn() -> String,
     depth: usize,
+    shared: &Shared,
     out: &mut Vec<Found>,
 ) -> Result<(), TreeError> {
-    let found = |kind, a, b, first| Found {
+    let found_with = |kind, a, b, first, detail| Found {
         diff: Difference {
             path: key(),
             kind,
@@ -267,10 +309,11 @@ fn entry(
             culprits: Vec::new(),
             inherent: false,
             members: Vec::new(),
-            detail: None,
+            detail,
         },
         first,
     };
+    let found = |kind, a, b, first| found_with(kind, a, b, first, None);
     match (ka, kb) {
         (Some(ka), None) => out.push(found(
             DiffKind::OnlyInA,
@@ -285,8 +328,8 @@ fn entry(
             None,
         )),
         (Some(Kind::Regular), Some(Kind::Regular)) => {
-            if let Some((kind, a, b, first)) = files(la, lb)? {
-                out.push(found(kind, Some(a), Some(b), first));
+            if let Some((kind, a, b, first, detail)) = files(la, lb, shared)? {
+                out.push(found_with(kind, Some(a), Some(b), first, detail));
             }
         }
         (Some(Kind::Symlink), Some(Kind::Symlink)) => {
@@ -301,7 +344,9 @@ fn entry(
                 ));
             }
         }
-        (Some(Kind::Directory), Some(Kind::Directory)) => out.extend(dirs(la, lb, &key(), depth)?),
+        (Some(Kind::Directory), Some(Kind::Directory)) => {
+            out.extend(dirs(la, lb, &key(), depth, shared)?)
+        }
         (Some(ka), Some(kb)) => {
             let (a, b) = rayon::join(|| describe(la, ka), || describe(lb, kb));
             out.push(found(DiffKind::Type, Some(a?), Some(b?), None));
@@ -354,13 +399,14 @@ fn count(loc: Loc<'_>) -> Result<usize, TreeError> {
 }
 
 /// How two regular files differ: the kind, both descriptions and, for
-/// content, the first differing byte.
-type FileDiff = (DiffKind, String, String, Option<u64>);
+/// content, the first differing byte and maybe the explanation.
+type FileDiff = (DiffKind, String, String, Option<u64>, Option<Detail>);
 
 /// How two regular files differ, if they do.
-fn files(la: Loc<'_>, lb: Loc<'_>) -> Result<Option<FileDiff>, TreeError> {
+fn files(la: Loc<'_>, lb: Loc<'_>, shared: &Shared) -> Result<Option<FileDiff>, TreeError> {
     let ((fa, xa, sa), (fb, xb, sb)) = (la.open_guessed()?, lb.open_guessed()?);
     let first = first_difference(fa.as_ref(), fb.as_ref(), sa, sb, la, lb)?;
+    let mut detail = None;
     let (kind, ha, hb) = match first {
         None if xa == xb => return Ok(None),
         None => {
@@ -373,23 +419,37 @@ fn files(la: Loc<'_>, lb: Loc<'_>) -> Result<Option<FileDiff>, TreeError> {
         }
         Some(k) => {
             // The common prefix once, then each tail from a copy of that state.
-            let mut h = Sha256::new();
-            if let Some(f) = &fa {
-                hash_range(f, 0, k, &mut h).map_err(|e| la.err(e))?;
-            }
-            let tail = |f: Option<&File>, size: u64, loc: Loc<'_>| -> Result<String, TreeError> {
-                let mut h = h.clone();
-                if let Some(f) = f {
-                    hash_range(f, k, size, &mut h).map_err(|e| loc.err(e))?;
+            let hashes = || -> Result<(String, String), TreeError> {
+                let mut h = Sha256::new();
+                if let Some(f) = &fa {
+                    hash_range(f, 0, k, &mut h).map_err(|e| la.err(e))?;
                 }
-                Ok(hex(&h.finalize()))
+                let tail = |f: Option<&File>, size: u64, loc: Loc<'_>| {
+                    let mut h = h.clone();
+                    if let Some(f) = f {
+                        hash_range(f, k, size, &mut h).map_err(|e| loc.err(e))?;
+                    }
+                    Ok::<_, TreeError>(hex(&h.finalize()))
+                };
+                let (ha, hb) = if sa.max(sb) - k >= CHUNK {
+                    rayon::join(|| tail(fa.as_ref(), sa, la), || tail(fb.as_ref(), sb, lb))
+                } else {
+                    (tail(fa.as_ref(), sa, la), tail(fb.as_ref(), sb, lb))
+                };
+                Ok((ha?, hb?))
             };
-            let (ha, hb) = if sa.max(sb) - k >= CHUNK {
-                rayon::join(|| tail(fa.as_ref(), sa, la), || tail(fb.as_ref(), sb, lb))
+            let early = sa.max(sb) >= EAGER_MIN
+                && shared.eager.fetch_add(1, Ordering::Relaxed) < MAX_EXPLAINED;
+            let (ha, hb) = if early {
+                let (hashed, explained) = rayon::join(hashes, || {
+                    explain_from(&la.full(), &lb.full(), &shared.ctx, Some(k))
+                });
+                detail = Some(explained);
+                hashed?
             } else {
-                (tail(fa.as_ref(), sa, la), tail(fb.as_ref(), sb, lb))
+                hashes()?
             };
-            (DiffKind::Content, ha?, hb?)
+            (DiffKind::Content, ha, hb)
         }
     };
     Ok(Some((
@@ -397,6 +457,7 @@ fn files(la: Loc<'_>, lb: Loc<'_>) -> Result<Option<FileDiff>, TreeError> {
         regular(xa, sa, &ha),
         regular(xb, sb, &hb),
         first,
+        detail,
     )))
 }
 
@@ -418,6 +479,14 @@ fn first_difference(
     };
     let chunk = |start: u64| -> Result<Option<u64>, TreeError> {
         let end = (start + CHUNK).min(common);
+        if end - start >= MAP_MIN {
+            match map::first_difference(fa, fb, start, end) {
+                Ok(Some(found)) => return Ok(found),
+                Ok(None) => {}
+                Err((0, e)) => return Err(la.err(e)),
+                Err((_, e)) => return Err(lb.err(e)),
+            }
+        }
         with_bufs(|ba, bb| {
             let mut at = start;
             while at < end {
@@ -445,8 +514,12 @@ fn first_difference(
     Ok(found.or((sa != sb).then_some(common)))
 }
 
-/// Feed bytes `from..to` of `file` to `h`.
+/// Feed bytes `from..to` of `file` to `h`: mapped when large.
 fn hash_range(file: &File, from: u64, to: u64, h: &mut Sha256) -> std::io::Result<()> {
+    if to - from >= MAP_MIN && map::for_each_window(file, from, to, |b| map::hash_prefetched(h, b))?
+    {
+        return Ok(());
+    }
     with_bufs(|buf, _| {
         let mut at = from;
         while at < to {

@@ -3,10 +3,11 @@
 //!
 //! Speed: SHA-256 of one stream is inherently serial, so the calling
 //! thread does nothing else: worker threads walk the tree ahead of it
-//! (see `nar`), and the bytes of large files are read and hashed on the
-//! calling thread, one block at a time, so they are never copied from
-//! one core's cache to another's.
+//! (see `nar`), and the bytes of large files are hashed on the calling
+//! thread straight from mapped windows of the page cache (see `map`), so
+//! they are neither copied nor moved from one core's cache to another's.
 
+use super::map;
 use super::nar::{self, NarSink};
 use super::walk;
 use super::{TreeError, TreeHash};
@@ -74,7 +75,19 @@ struct BoundedSink<'p> {
 impl NarSink for BoundedSink<'_> {
     fn put(&mut self, bytes: &[u8]) -> Result<(), TreeError> {
         self.hash.update(bytes);
-        self.read += bytes.len() as u64;
+        self.count(bytes.len())
+    }
+
+    fn put_mapped(&mut self, bytes: &[u8]) -> Result<(), TreeError> {
+        map::hash_prefetched(&mut self.hash, bytes);
+        self.count(bytes.len())
+    }
+}
+
+impl BoundedSink<'_> {
+    /// Count `n` more bytes, and stop past the bound.
+    fn count(&mut self, n: usize) -> Result<(), TreeError> {
+        self.read += n as u64;
         if self.read < self.next_check {
             return Ok(());
         }
@@ -130,6 +143,11 @@ struct HashSink(Sha256);
 impl NarSink for HashSink {
     fn put(&mut self, bytes: &[u8]) -> Result<(), TreeError> {
         self.0.update(bytes);
+        Ok(())
+    }
+
+    fn put_mapped(&mut self, bytes: &[u8]) -> Result<(), TreeError> {
+        map::hash_prefetched(&mut self.0, bytes);
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ mod diff;
 pub mod explain;
 mod hash;
 mod manifest;
+mod map;
 mod modes;
 mod nar;
 #[cfg(test)]

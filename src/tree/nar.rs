@@ -19,6 +19,7 @@
 //! large files itself, so their bytes are read and hashed on one core.
 
 use super::TreeError;
+use super::map;
 use super::walk::{self, At, Kind};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
@@ -31,6 +32,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 /// Bytes per read of a large file: big enough that syscall overhead
 /// vanishes, small enough to stay in L2 until it is hashed.
 pub(crate) const BLOCK: usize = 256 * 1024;
+
+/// Files from this size on are mapped rather than read: below it, the
+/// mmap/munmap calls cost more than the copy `read` makes.
+const MAP_MIN: u64 = 128 * 1024;
 
 /// Regular files up to this size are read by the walking threads into
 /// their directory's record; larger ones by the consumer.
@@ -52,6 +57,12 @@ const MAX_OPEN_DIRS: usize = 64;
 /// Where the NAR bytes go, in order.
 pub(crate) trait NarSink {
     fn put(&mut self, bytes: &[u8]) -> Result<(), TreeError>;
+
+    /// [`NarSink::put`] for bytes of a mapped file, which are not in cache
+    /// yet: a hashing sink prefetches ahead of them.
+    fn put_mapped(&mut self, bytes: &[u8]) -> Result<(), TreeError> {
+        self.put(bytes)
+    }
 }
 
 /// What a tree holds: regular files and symlinks, bytes of contents.
@@ -137,8 +148,9 @@ pub(crate) fn stream(
     }
 }
 
-/// Feed exactly `size` bytes of `file` to the sink, read in [`BLOCK`]s
-/// into `buf` on this thread.
+/// Feed exactly `size` bytes of `file` to the sink on this thread:
+/// mapped from [`MAP_MIN`] bytes on (see `map`), else read in [`BLOCK`]s
+/// into `buf`.
 fn contents(
     file: &mut File,
     size: u64,
@@ -146,6 +158,18 @@ fn contents(
     sink: &mut dyn NarSink,
     buf: &mut Vec<u8>,
 ) -> Result<(), TreeError> {
+    if size >= MAP_MIN {
+        let mut failed = Ok(());
+        let mapped = map::for_each_window(file, 0, size, |bytes| {
+            if failed.is_ok() {
+                failed = sink.put_mapped(bytes);
+            }
+        })
+        .map_err(|e| walk::io_err(path, e))?;
+        if mapped {
+            return failed;
+        }
+    }
     if buf.len() < BLOCK {
         buf.resize(BLOCK, 0);
     }

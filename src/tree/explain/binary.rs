@@ -243,30 +243,21 @@ const MAX_SEARCHED: u64 = 256 << 20;
 /// The first offset of each of `needles` found in `side`, in one pass.
 fn find_streamed<'n>(side: Side<'_>, needles: &[&'n str]) -> HashMap<&'n str, u64> {
     let mut found = HashMap::new();
-    let finders: Vec<(&str, memchr::memmem::Finder<'_>)> = needles
-        .iter()
-        .map(|n| (*n, memchr::memmem::Finder::new(n.as_bytes())))
-        .collect();
     let Ok(mut r) = side.open() else {
         return found;
     };
+    let mut search = Search::new(needles);
     let longest = needles.iter().map(|n| n.len()).max().unwrap_or(0);
     let keep = longest.saturating_sub(1);
     let mut buf = vec![0u8; BLOCK + keep];
     // `buf[..held]` holds the last `keep` bytes of the previous block, then
     // the new one; `base` is the file offset of `buf[0]`.
     let (mut held, mut base) = (0usize, 0u64);
-    while base < MAX_SEARCHED && found.len() < finders.len() {
+    while base < MAX_SEARCHED && found.len() < needles.len() {
         let Ok(n) = fill(&mut r, &mut buf[held..held + BLOCK]) else {
             break;
         };
-        for (needle, finder) in &finders {
-            if !found.contains_key(needle)
-                && let Some(i) = finder.find(&buf[..held + n])
-            {
-                found.insert(*needle, base + i as u64);
-            }
-        }
+        search.first_of_each(&buf[..held + n], base, &mut found);
         if n < BLOCK {
             break;
         }
@@ -277,6 +268,77 @@ fn find_streamed<'n>(side: Side<'_>, needles: &[&'n str]) -> HashMap<&'n str, u6
         held = tail;
     }
     found
+}
+
+/// Finds the first occurrence of each needle not found yet, with one
+/// Aho-Corasick pass over the bytes instead of one `memmem` pass per
+/// needle (a dozen telltales: a dozen passes over up to 256 MiB).
+struct Search<'n> {
+    needles: Vec<&'n str>,
+    /// The automaton of the needles not found yet; rebuilt when one is.
+    left: Vec<&'n str>,
+    ac: Option<aho_corasick::AhoCorasick>,
+}
+
+impl<'n> Search<'n> {
+    fn new(needles: &[&'n str]) -> Self {
+        let mut s = Search {
+            needles: needles.to_vec(),
+            left: Vec::new(),
+            ac: None,
+        };
+        s.rebuild(&HashMap::new());
+        s
+    }
+
+    fn rebuild(&mut self, found: &HashMap<&'n str, u64>) {
+        self.left = self
+            .needles
+            .iter()
+            .filter(|n| !found.contains_key(*n))
+            .copied()
+            .collect();
+        self.ac = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(&self.left)
+            .ok();
+    }
+
+    /// Record in `found`, at `base` plus its offset in `hay`, the first
+    /// occurrence of each needle not in `found` yet: the same offsets a
+    /// `memmem` search per needle finds. The leftmost match of any needle
+    /// left bounds every occurrence before its end; those starting within
+    /// it lie in the window from its start to its end plus the longest
+    /// needle, searched per needle. Each round finds at least one needle.
+    fn first_of_each(&mut self, hay: &[u8], base: u64, found: &mut HashMap<&'n str, u64>) {
+        let mut at = 0;
+        while !self.left.is_empty() {
+            let Some(ac) = &self.ac else {
+                // No automaton (it cannot fail for a dozen short needles,
+                // but stay exact if it does): one pass per needle.
+                for n in &self.left {
+                    if let Some(i) = memchr::memmem::find(hay, n.as_bytes()) {
+                        found.insert(n, base + i as u64);
+                    }
+                }
+                self.rebuild(found);
+                return;
+            };
+            let input = aho_corasick::Input::new(hay).span(at..hay.len());
+            let Some(m) = ac.find(input) else {
+                return;
+            };
+            let longest = self.left.iter().map(|n| n.len()).max().unwrap_or(0);
+            let window = &hay[m.start()..(m.end() + longest).min(hay.len())];
+            for n in &self.left {
+                if let Some(i) = memchr::memmem::find(window, n.as_bytes()) {
+                    found.insert(n, base + (m.start() + i) as u64);
+                }
+            }
+            self.rebuild(found);
+            at = m.end();
+        }
+    }
 }
 
 /// Name each telltale whose A value is found in A and B value in B, where
@@ -327,4 +389,39 @@ pub(super) fn pyc_header(name: &str, d: &BinaryDetail, a: &[u8], b: &[u8], h: &m
         super::hints::iso(i64::from(ta)),
         super::hints::iso(i64::from(tb))
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_pass_search_finds_what_a_search_per_needle_finds() {
+        // Needles that overlap, contain each other and repeat.
+        let needles = [
+            "/envtwin/build",
+            "/envtwin/build-b",
+            "build-b",
+            "uild",
+            "root",
+            "oot/x",
+        ];
+        let hay = b"..root/x../envtwin/build-b..uild.../envtwin/build..root";
+        for base in [0u64, 1000] {
+            let mut found = HashMap::new();
+            Search::new(&needles).first_of_each(hay, base, &mut found);
+            for n in needles {
+                let want = memchr::memmem::find(hay, n.as_bytes()).map(|i| base + i as u64);
+                assert_eq!(found.get(n).copied(), want, "{n}");
+            }
+        }
+        // Found needles are not looked for again; the others still are.
+        let mut found = HashMap::from([("root", 7u64)]);
+        let mut search = Search::new(&needles);
+        search.rebuild(&found);
+        search.first_of_each(b"xx root uild", 100, &mut found);
+        assert_eq!(found.get("root"), Some(&7));
+        assert_eq!(found.get("uild"), Some(&108));
+        assert_eq!(found.len(), 2);
+    }
 }

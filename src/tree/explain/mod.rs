@@ -266,38 +266,43 @@ fn hints_only(h: hints::Hints) -> Option<Detail> {
 /// in parallel. Content differences get a full explanation; symlink targets
 /// and one-sided paths get one only when a hint applies.
 pub fn explain_differences(diffs: &mut [Difference], root_a: &Path, root_b: &Path) {
-    explain_known(diffs, root_a, root_b, &[]);
+    explain_known(diffs, root_a, root_b, &[], &Context::sandbox());
 }
 
 /// [`explain_differences`], where `first[i]`, if given, is the offset of
-/// the first differing byte of `diffs[i]` (a content difference).
+/// the first differing byte of `diffs[i]` (a content difference). A
+/// difference whose `detail` is already set counts to the cap as it
+/// stands; a content difference past the cap loses one set early.
 pub(crate) fn explain_known(
     diffs: &mut [Difference],
     root_a: &Path,
     root_b: &Path,
     first: &[Option<u64>],
+    ctx: &Context,
 ) {
-    let ctx = Context::sandbox();
     let mut content = 0;
     let todo: Vec<(Option<u64>, &mut Difference)> = diffs
         .iter_mut()
         .enumerate()
         .map(|(i, d)| (first.get(i).copied().flatten(), d))
-        .filter(|(_, d)| d.detail.is_none())
-        .filter(|(_, d)| {
+        .filter_map(|(first, d)| {
             // Only content costs real work (reading both files); names and
             // link targets are cheap, so only content counts to the cap.
             content += usize::from(d.kind == DiffKind::Content);
-            d.kind != DiffKind::Content || content <= MAX_EXPLAINED
+            if d.kind == DiffKind::Content && content > MAX_EXPLAINED {
+                d.detail = None;
+                return None;
+            }
+            d.detail.is_none().then_some((first, d))
         })
         .collect();
     todo.into_par_iter().for_each(|(first, d)| {
         let (pa, pb) = (key_path(root_a, &d.path), key_path(root_b, &d.path));
         d.detail = match d.kind {
-            DiffKind::Content => Some(explain_from(&pa, &pb, &ctx, first)),
-            DiffKind::SymlinkTarget => explain_symlinks(&pa, &pb, &ctx),
-            DiffKind::OnlyInA => explain_name(&d.path, true, &ctx),
-            DiffKind::OnlyInB => explain_name(&d.path, false, &ctx),
+            DiffKind::Content => Some(explain_from(&pa, &pb, ctx, first)),
+            DiffKind::SymlinkTarget => explain_symlinks(&pa, &pb, ctx),
+            DiffKind::OnlyInA => explain_name(&d.path, true, ctx),
+            DiffKind::OnlyInB => explain_name(&d.path, false, ctx),
             DiffKind::Mode => explain_modes(d.a.as_deref(), d.b.as_deref()),
             DiffKind::Type | DiffKind::Executable => None,
         };
