@@ -169,7 +169,7 @@ pub(crate) fn audit(s: &Scenario, display: &Path, text: &str) -> ScenarioAudit {
             }
         }
     }
-    if s.network && fetches.pinned == 0 {
+    if s.network.is_on() && fetches.pinned == 0 {
         let (line, column) = locate_value(text, &["network"]).unwrap_or((1, 1));
         let seen = if fetches.unpinned == 0 {
             "the audit recognises no download in it".to_owned()
