@@ -309,6 +309,9 @@ pub fn build_env(ca_file: &str) -> Vec<(String, String)> {
         "GIT_SSL_CAINFO",
         "CURL_CA_BUNDLE",
         "NIX_SSL_CERT_FILE",
+        // npm passes its own `ca` to node's TLS, which then ignores
+        // NODE_EXTRA_CA_CERTS.
+        "npm_config_cafile",
     ] {
         env.push((k.to_string(), ca_file.to_string()));
     }
