@@ -335,6 +335,46 @@ mod tests {
     }
 
     #[test]
+    fn index_pages_and_errors_are_no_artifacts() {
+        assert!(is_artifact(200, Some("application/octet-stream")));
+        assert!(is_artifact(200, None));
+        assert!(!is_artifact(200, Some("text/html; charset=utf-8")));
+        assert!(!is_artifact(
+            200,
+            Some("application/vnd.pypi.simple.v1+json")
+        ));
+        assert!(!is_artifact(404, Some("application/octet-stream")));
+    }
+
+    #[test]
+    fn the_summary_counts_cache_pins_refusals_and_failures() {
+        let f = |status: u16, from_cache, artifact, pinned, problem: Option<&str>| Fetch {
+            method: "GET".into(),
+            url: "http://h/x".into(),
+            status,
+            bytes: 0,
+            sha256: String::new(),
+            builds: BTreeSet::new(),
+            from_cache,
+            artifact,
+            pinned,
+            problem: problem.map(String::from),
+            sha512: vec![],
+        };
+        let all = [
+            f(200, true, true, true, None),
+            f(200, false, true, false, None),
+            f(200, false, false, false, None),
+            f(403, false, false, false, Some("refused")),
+            f(502, false, false, false, Some("unreachable")),
+        ];
+        assert_eq!(
+            summary(&all),
+            "5 (1 from cache), 1 unpinned, 1 refused, 1 unreachable"
+        );
+    }
+
+    #[test]
     fn credentials_are_stripped_from_urls() {
         assert_eq!(
             strip_credentials("https://u:secret@host:8443/a@b?x=1"),

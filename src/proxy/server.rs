@@ -393,7 +393,8 @@ fn record(
     f.sha512 = Sha512::digest(body).to_vec();
     f.builds.insert(who.build.clone());
     f.from_cache &= from_cache;
-    f.artifact = problem.is_none() && super::is_artifact(status, content_type);
+    // A HEAD or POST answer is no download: nothing to pin.
+    f.artifact = method == "GET" && problem.is_none() && super::is_artifact(status, content_type);
     if problem.is_some() {
         f.problem = problem;
     }
