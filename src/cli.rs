@@ -26,6 +26,14 @@ Sandbox (as root or as an ordinary user; the same for both):
   read-only, plus host_paths; its own empty /tmp, HOME, build dir and $out (0700, nosuid,
   nodev); $src read-only; no network but its own loopback. Every build process dies with
   envtwin, even on SIGKILL; a later run removes a killed run's trees.
+
+Network (`network: true` or `network: {allow: [hosts]}`):
+  Builds still have loopback only; they reach envtwin's recording, caching proxy at
+  http_proxy=http://127.0.0.1:3128 (HTTP, and HTTPS via CONNECT, opened with a per-run CA
+  that only the sandboxes trust: SSL_CERT_FILE, PIP_CERT, ... are set). A GET answered 2xx
+  is fetched once per run; the report lists every fetch and whether a file beside the
+  scenario pins its digest. The proxy verifies upstream with the host's CA store, plus the
+  PEM file in $ENVTWIN_UPSTREAM_CA if set (a private registry, or a test's own CA).
   Needs unprivileged user namespaces (Debian: on). In Docker: --security-opt
   seccomp=unconfined (and apparmor=unconfined where AppArmor is on); no --privileged.";
 
@@ -155,6 +163,11 @@ pub struct RunArgs {
     /// builds that differ are rebuilt with each variation alone, in parallel).
     #[arg(long)]
     pub no_explain: bool,
+    /// Keep what builds download in DIR across runs (content-addressed by
+    /// SHA-256, indexed by URL), and answer from it before going upstream;
+    /// for CI caches. Without it, downloads are cached for one run only.
+    #[arg(long, value_name = "DIR")]
+    pub fetch_cache: Option<PathBuf>,
     /// Build B exactly like build A (no variations).
     #[arg(long, conflicts_with = "vary")]
     pub no_vary: bool,

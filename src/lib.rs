@@ -12,6 +12,7 @@ pub mod init;
 pub mod probe;
 pub mod progress;
 pub mod provider;
+pub mod proxy;
 pub mod report;
 pub mod sandbox;
 pub mod scenario;
@@ -155,6 +156,13 @@ fn run_scenarios(args: RunArgs) -> Result<i32, Error> {
         run_dir: run_dir.path().to_path_buf(),
         want_manifest: snapshots.is_some(),
         explain: !args.no_explain,
+        proxy: if scenarios.iter().any(|s| s.network.is_on()) {
+            Some(std::sync::Arc::new(
+                proxy::Proxy::start(args.fetch_cache.clone()).map_err(Error::Harness)?,
+            ))
+        } else {
+            None
+        },
     };
     let progress = progress::Progress::start(scenarios.len(), args.format == Format::Human);
     let reports: Vec<ScenarioReport> = pool.install(|| {

@@ -3,8 +3,9 @@
 
 use crate::probe::Probes;
 use crate::provider;
+use crate::proxy::{self, Proxy};
 use crate::sandbox::{self, lifetime, limits, plan, variation::Variation};
-use crate::scenario::{Compare, Scenario};
+use crate::scenario::{Compare, Network, Scenario};
 use crate::tree::{self, Difference, TreeHash};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -67,6 +68,8 @@ pub struct TwinOutcome {
     /// What the scenario's deadline cut short (listing the differences,
     /// the culprit search), if anything.
     pub cut_short: Option<String>,
+    /// With `network:`: every URL the builds fetched through the proxy.
+    pub fetches: Vec<proxy::Fetch>,
 }
 
 /// The deadline of a scenario's twin builds with their hashing and
@@ -135,6 +138,14 @@ pub struct SearchCost {
     pub duration_ms: u64,
 }
 
+/// A scenario's way to the network: the run's proxy and its policy.
+#[derive(Clone, Copy)]
+struct Net<'n> {
+    proxy: &'n Proxy,
+    scenario: &'n str,
+    policy: &'n proxy::Policy,
+}
+
 /// Options of `run` that shape the twin builds.
 #[derive(Debug, Clone, Default)]
 pub struct TwinOptions {
@@ -152,6 +163,8 @@ pub struct TwinOptions {
     pub want_manifest: bool,
     /// Search the culprit variations when the builds differ.
     pub explain: bool,
+    /// The run's proxy, started when a selected scenario has `network:`.
+    pub proxy: Option<std::sync::Arc<Proxy>>,
 }
 
 /// Where build trees go by default: `/dev/shm` when it is a writable tmpfs
@@ -194,7 +207,25 @@ pub fn build(
         )
     })?;
     lifetime::register_tree(dir.clone());
-    let result = build_in(s, command, opts, dir.clone());
+    let policy = match &s.network {
+        Network::Allow(hosts) => proxy::Policy::Allow(hosts.clone()),
+        _ => proxy::Policy::Any,
+    };
+    let net = match (&opts.proxy, s.network.is_on()) {
+        (Some(p), true) => Some(Net {
+            proxy: p,
+            scenario: &s.name,
+            policy: &policy,
+        }),
+        (None, true) => {
+            return Err("the scenario has `network:` but the run started no proxy".into());
+        }
+        _ => None,
+    };
+    let mut result = build_in(s, command, opts, dir.clone(), net);
+    if let (Some(net), Ok(outcome)) = (net, result.as_mut()) {
+        outcome.fetches = net.proxy.take_fetches(&s.name, &s.dir);
+    }
     lifetime::unregister_tree(&dir);
     let kept = match (&result, opts.keep) {
         (Ok(_), true) => Some(keep(&dir, &opts.workdir, &s.name)?),
@@ -229,6 +260,7 @@ fn build_in(
     command: &plan::BuildCommand,
     opts: &TwinOptions,
     dir: PathBuf,
+    net: Option<Net<'_>>,
 ) -> Result<TwinOutcome, String> {
     // The `time` variation preloads the time-shift shim: every build of
     // the scenario may bind it (only a build varying time loads it).
@@ -247,7 +279,7 @@ fn build_in(
     let input = plan::PlanInput {
         out: &s.out,
         src: &s.dir,
-        network: s.network,
+        network: s.network.is_on(),
         source_date_epoch: s.source_date_epoch,
         host_paths: &s.host_paths,
         command,
@@ -261,8 +293,8 @@ fn build_in(
     );
     let deadline = Deadline::after(s.timeout);
     let (a, b) = std::thread::scope(|scope| {
-        let ha = scope.spawn(|| one(&p.a, &p.values_a, deadline, command.hash));
-        let hb = scope.spawn(|| one(&p.b, &p.values_b, deadline, command.hash));
+        let ha = scope.spawn(|| one(&p.a, &p.values_a, deadline, command.hash, net));
+        let hb = scope.spawn(|| one(&p.b, &p.values_b, deadline, command.hash, net));
         (join(ha), join(hb))
     });
     let (mut a, b) = (a?, b?);
@@ -322,6 +354,7 @@ fn build_in(
             // deadline of their own, one more `timeout` from here.
             deadline: Deadline::after(s.timeout),
             sde_pair: s.source_date_epoch.is_none() && !differences.is_empty(),
+            net,
         };
         Some(find_culprits(&search, &ctl, &b, &mut differences)?)
     } else {
@@ -336,6 +369,7 @@ fn build_in(
         kept: None,
         culprits,
         cut_short,
+        fetches: Vec::new(),
     })
 }
 
@@ -367,6 +401,7 @@ struct Search<'s> {
     deadline: Deadline,
     /// Also build a pair with SOURCE_DATE_EPOCH set (it was not).
     sde_pair: bool,
+    net: Option<Net<'s>>,
 }
 
 /// One build of the search.
@@ -883,7 +918,13 @@ fn run_trial(
     // cut by the search's deadline, not slowed by its variation: no answer.
     let full_time =
         search.deadline.left() + search.deadline.timeout / 20 >= search.deadline.timeout;
-    let b = one(spec, values, search.deadline, input.command.hash)?;
+    let b = one(
+        spec,
+        values,
+        search.deadline,
+        input.command.hash,
+        search.net,
+    )?;
     if b.status == BuildStatus::Timeout && !full_time {
         let _ = lifetime::remove_tree(&spec.work);
         return Ok(Seen::OutOfTime);
@@ -948,6 +989,25 @@ fn limits_in_force(l: &limits::Limits, how: &limits::InForce) -> BTreeMap<String
         .collect()
 }
 
+/// The build's proxy directory: the run's CA and a socket of the proxy's
+/// that knows this build by its tree's name (`a`, `b`, `alone-time-b`, ...).
+fn attach(spec: &sandbox::SandboxSpec, net: Net<'_>) -> Result<proxy::Attachment, String> {
+    let dir = spec.proxy_storage();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let ca = dir.join(sandbox::PROXY_CA);
+    std::fs::write(&ca, net.proxy.ca_pem()).map_err(|e| format!("{}: {e}", ca.display()))?;
+    let build = spec
+        .work
+        .file_name()
+        .map_or_else(|| "build".into(), |n| n.to_string_lossy().into_owned());
+    net.proxy.attach(
+        &dir.join(sandbox::PROXY_SOCKET),
+        net.scenario,
+        &build,
+        net.policy,
+    )
+}
+
 fn join(
     h: std::thread::ScopedJoinHandle<'_, Result<BuildOutcome, String>>,
 ) -> Result<BuildOutcome, String> {
@@ -960,11 +1020,17 @@ fn one(
     values: &BTreeMap<String, String>,
     deadline: Deadline,
     kind: plan::HashKind,
+    net: Option<Net<'_>>,
 ) -> Result<BuildOutcome, String> {
     std::fs::create_dir_all(&spec.work).map_err(|e| format!("{}: {e}", spec.work.display()))?;
     for (host, _) in &spec.writable_mounts {
         std::fs::create_dir_all(host).map_err(|e| format!("{}: {e}", host.display()))?;
     }
+    // Served while the build runs; the socket goes with the attachment.
+    let _attachment = match (spec.network, net) {
+        (true, Some(net)) => Some(attach(spec, net)?),
+        _ => None,
+    };
     let o = sandbox::run(spec, deadline.left())?;
     let tree = spec.out_storage();
     let mut outcome = BuildOutcome {

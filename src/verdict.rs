@@ -4,7 +4,7 @@
 
 use crate::probe::{Probes, WhichResult};
 use crate::report::{BuildReport, Builds, Check, ScenarioReport, Verdict};
-use crate::scenario::{BuildExpect, Compare, Scenario};
+use crate::scenario::{BuildExpect, Compare, FetchExpect, Scenario};
 use crate::tree::DiffKind;
 use crate::twin::{BuildOutcome, BuildStatus, TwinOutcome};
 
@@ -16,8 +16,12 @@ pub fn judge(s: &Scenario, t: &TwinOutcome, duration_ms: u64) -> ScenarioReport 
         checks.push(if expect_fail {
             expected_failure_check(side, b)
         } else {
-            build_check(side, b, t.kept.is_none())
+            let net = network_problems(t, &side.to_ascii_lowercase());
+            build_check(side, b, t.kept.is_none(), net.as_deref().unwrap_or(""))
         });
+    }
+    if s.network.is_on() && s.expect.fetches == FetchExpect::Pinned {
+        checks.push(fetches_check(t));
     }
     let built = t.a.status == BuildStatus::Ok && t.b.status == BuildStatus::Ok;
     let mut reproducible = None;
@@ -82,12 +86,96 @@ pub fn judge(s: &Scenario, t: &TwinOutcome, duration_ms: u64) -> ScenarioReport 
         notes: mode_note(s, t)
             .into_iter()
             .chain(outside_notes(t))
+            .chain(unpinned_note(s, t))
             .collect(),
         checks,
         unavailable_variations: t.unavailable.clone(),
         kept: t.kept.as_ref().map(|p| p.display().to_string()),
         duration_ms,
+        fetches: t.fetches.clone(),
     }
+}
+
+/// What the proxy refused or could not reach for this build (`a` or `b`),
+/// said after its failure: the likely cause of it.
+fn network_problems(t: &TwinOutcome, side: &str) -> Option<String> {
+    let mine = |status: u16| -> Vec<String> {
+        let mut hosts: Vec<String> = t
+            .fetches
+            .iter()
+            .filter(|f| f.status == status && f.problem.is_some() && f.builds.contains(side))
+            .map(|f| host_of(&f.url))
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    };
+    let (refused, unreachable) = (mine(403), mine(502));
+    let mut out = String::new();
+    if !refused.is_empty() {
+        out.push_str(&format!(
+            "; the proxy refused {} (not in network.allow)",
+            refused.join(", ")
+        ));
+    }
+    if !unreachable.is_empty() {
+        out.push_str(&format!(
+            "; upstream unreachable: {} (is this machine offline?)",
+            unreachable.join(", ")
+        ));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#'])
+        .next()
+        .unwrap_or(rest)
+        .to_string()
+}
+
+fn unpinned(t: &TwinOutcome) -> Vec<&str> {
+    t.fetches
+        .iter()
+        .filter(|f| f.artifact && !f.pinned)
+        .map(|f| f.url.as_str())
+        .collect()
+}
+
+/// `expect.fetches: pinned`: every download's digest is in a scenario file.
+fn fetches_check(t: &TwinOutcome) -> Check {
+    let bad = unpinned(t);
+    let n = t.fetches.iter().filter(|f| f.artifact).count();
+    Check {
+        check: "fetches".into(),
+        subject: "pinned".into(),
+        passed: bad.is_empty(),
+        message: if bad.is_empty() {
+            format!("all {n} downloads are pinned by a digest in the scenario's files")
+        } else {
+            format!(
+                "{} of {n} downloads are not pinned by a digest in the scenario's files \
+                 (e.g. `--hash=sha256:…` in requirements, a lock file): {}",
+                bad.len(),
+                bad.join(", ")
+            )
+        },
+    }
+}
+
+/// Unpinned downloads warn, unless `expect.fetches: pinned` made them a check.
+fn unpinned_note(s: &Scenario, t: &TwinOutcome) -> Option<String> {
+    let bad = unpinned(t);
+    (!bad.is_empty() && s.expect.fetches != FetchExpect::Pinned).then(|| {
+        format!(
+            "{} download{} not pinned by a digest in the scenario's files: {}; \
+             `expect.fetches: pinned` makes this fail",
+            bad.len(),
+            if bad.len() == 1 { " is" } else { "s are" },
+            bad.join(", ")
+        )
+    })
 }
 
 fn hash_of(b: &BuildOutcome) -> &str {
@@ -153,7 +241,9 @@ fn expected_failure_check(side: &str, b: &BuildOutcome) -> Check {
     }
 }
 
-fn build_check(side: &str, b: &BuildOutcome, advise_keep: bool) -> Check {
+/// `net`: what the proxy refused or could not reach for this build, if
+/// anything (`; the proxy refused …`), said right after how it failed.
+fn build_check(side: &str, b: &BuildOutcome, advise_keep: bool, net: &str) -> Check {
     let secs = b.duration.as_secs_f64();
     let tail = if b.stderr_tail.trim().is_empty() {
         String::new()
@@ -167,7 +257,7 @@ fn build_check(side: &str, b: &BuildOutcome, advise_keep: bool) -> Check {
         BuildStatus::Timeout => (
             false,
             format!(
-                "build {side} {}{tail}",
+                "build {side} {}{net}{tail}",
                 b.problem.as_deref().unwrap_or("timed out")
             ),
         ),
@@ -182,7 +272,7 @@ fn build_check(side: &str, b: &BuildOutcome, advise_keep: bool) -> Check {
             (
                 false,
                 format!(
-                    "build {side} {how} after {secs:.1} s{tail}{}",
+                    "build {side} {how} after {secs:.1} s{net}{tail}{}",
                     if advise_keep {
                         "; rerun with --keep to inspect the tree"
                     } else {

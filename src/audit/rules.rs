@@ -177,7 +177,7 @@ pub const RULES: &[RuleInfo] = &[
         id: "network-unpinned",
         severity: Severity::Warning,
         summary: "network: true while none of the downloads is pinned",
-        help: "The scenario opens the network but none of its downloads is pinned or recognised. Pin the downloads, or build offline from inputs in the repository.",
+        help: "The scenario opens the network but none of its downloads is pinned or recognised. Pin the downloads, or build offline from inputs in the repository. The dynamic check: `envtwin run` records what the builds really fetch and marks each download pinned or not; `expect.fetches: pinned` fails on unpinned ones.",
     },
     RuleInfo {
         rule: Rule::PipTransitiveUnpinned,

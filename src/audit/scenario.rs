@@ -169,7 +169,7 @@ pub(crate) fn audit(s: &Scenario, display: &Path, text: &str) -> ScenarioAudit {
             }
         }
     }
-    if s.network && fetches.pinned == 0 {
+    if s.network.is_on() && fetches.pinned == 0 {
         let (line, column) = locate_value(text, &["network"]).unwrap_or((1, 1));
         let seen = if fetches.unpinned == 0 {
             "the audit recognises no download in it".to_owned()
@@ -189,7 +189,9 @@ pub(crate) fn audit(s: &Scenario, display: &Path, text: &str) -> ScenarioAudit {
                  gets can change between builds"
             ),
             "pin what it fetches (exact versions and checksums), or set `network: false` \
-             and ship the inputs beside the scenario, read from `$src`",
+             and ship the inputs beside the scenario, read from `$src`; `envtwin run` also \
+             checks what the builds really fetch: its report lists every download, pinned \
+             or not, and `expect.fetches: pinned` fails on the unpinned ones",
         ));
     }
     out

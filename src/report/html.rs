@@ -198,6 +198,28 @@ fn scenario(i: usize, s: &ScenarioReport) -> Markup {
                 (culprits(s, &varied))
                 (difference_list(&s.differences))
             }
+            @if !s.fetches.is_empty() {
+                details {
+                    summary { h3 style="display:inline" { "Fetches" } " (" (crate::proxy::summary(&s.fetches)) ")" }
+                    table {
+                        thead { tr { th { "method" } th { "URL" } th { "status" } th { "bytes" } th { "SHA-256" } th { "builds" } th { "from cache" } th { "pinned" } } }
+                        tbody {
+                            @for f in &s.fetches {
+                                tr {
+                                    td { (f.method) }
+                                    td.mono { (f.url) }
+                                    td { (f.status) }
+                                    td { (f.bytes) }
+                                    td.mono { (f.sha256) }
+                                    td { (f.builds.iter().cloned().collect::<Vec<_>>().join(", ")) }
+                                    td { (if f.from_cache { "yes" } else { "no" }) }
+                                    @if !f.artifact { td { "n/a" } } @else if f.pinned { td.pass { "yes" } } @else { td.fail { strong { "no" } } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -113,6 +113,7 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
         || !notes.is_empty()
         || !s.notes.is_empty()
         || !s.differences.is_empty()
+        || !s.fetches.is_empty()
         || s.kept.is_some();
     if !show {
         return Ok(());
@@ -127,6 +128,9 @@ fn details(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
     }
     for n in &s.notes {
         writeln!(w, "  note: {n}")?;
+    }
+    if !s.fetches.is_empty() {
+        writeln!(w, "  fetches: {}", crate::proxy::summary(&s.fetches))?;
     }
     if s.culprits_break_build {
         if let Some(c) = s.culprits.as_ref().filter(|c| !c.is_empty()) {

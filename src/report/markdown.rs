@@ -65,6 +65,9 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
     {
         failure(sc, w)?;
     }
+    for sc in report.scenarios.iter().filter(|s| !s.fetches.is_empty()) {
+        fetches(sc, w)?;
+    }
     let unavailable = report.unavailable_variations();
     if !unavailable.is_empty() {
         writeln!(w)?;
@@ -76,6 +79,40 @@ pub fn render(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
                 inline(reason)
             )?;
         }
+    }
+    Ok(())
+}
+
+/// The list of what a scenario's builds downloaded.
+fn fetches(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "\n### Fetches of {}: {}\n",
+        inline(&s.name),
+        crate::proxy::summary(&s.fetches)
+    )?;
+    writeln!(
+        w,
+        "| method | URL | status | bytes | SHA-256 | builds | from cache | pinned |"
+    )?;
+    writeln!(w, "| --- | --- | ---: | ---: | --- | --- | --- | --- |")?;
+    for f in &s.fetches {
+        let pinned = match (f.artifact, f.pinned) {
+            (false, _) => "n/a",
+            (true, true) => "yes",
+            (true, false) => "**no**",
+        };
+        writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} | {} | {pinned} |",
+            f.method,
+            inline(&f.url),
+            f.status,
+            f.bytes,
+            code(&f.sha256),
+            inline(&f.builds.iter().cloned().collect::<Vec<_>>().join(", ")),
+            if f.from_cache { "yes" } else { "no" },
+        )?;
     }
     Ok(())
 }

@@ -170,6 +170,9 @@ pub struct ScenarioReport {
     /// Where `--keep` left the trees.
     pub kept: Option<String>,
     pub duration_ms: u64,
+    /// With `network:`: every URL the builds fetched through the proxy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fetches: Vec<crate::proxy::Fetch>,
 }
 
 impl ScenarioReport {
@@ -201,6 +204,7 @@ impl ScenarioReport {
             unavailable_variations: BTreeMap::new(),
             kept: None,
             duration_ms: 0,
+            fetches: Vec::new(),
         }
     }
 }

@@ -2,11 +2,12 @@
 //! build's boundary, then build, probe, report.
 //!
 //! In order: a user namespace with one id mapped to the invoker (`ids`) and,
-//! owned by it, new mount, pid, uts, ipc, cgroup and (unless `network: true`)
-//! net namespaces; no further user namespaces; `no_new_privs`; then, as pid 1
-//! of the new pid namespace, the filesystem view (`mounts`), host and domain
-//! name, loopback. Each build or probe process then drops every capability
-//! before it runs (`become_build`).
+//! owned by it, new mount, pid, uts, ipc, cgroup and net namespaces; no
+//! further user namespaces; `no_new_privs`; then, as pid 1 of the new pid
+//! namespace, the filesystem view (`mounts`), host and domain name,
+//! loopback, and with `network:` the relay to the proxy (`start_relay`).
+//! Each build or probe process then drops every capability before it runs
+//! (`become_build`).
 //!
 //! This runs in a fresh single-threaded process, so fork/exec here is safe.
 //! When pid 1 exits, the kernel kills everything the build left running; pid
@@ -84,15 +85,15 @@ pub fn main(spec_path: &Path) -> i32 {
 /// other namespaces owned by it; no nested user namespaces; no_new_privs.
 fn enter_namespaces(spec: &SandboxSpec) -> Result<(), String> {
     let ids = IdMap::to_invoker(spec.uid, spec.gid);
-    let mut flags = CloneFlags::CLONE_NEWUSER
+    // A network namespace for every build, `network:` or not: a build
+    // reaches the outside only through envtwin's proxy.
+    let flags = CloneFlags::CLONE_NEWUSER
         | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWCGROUP;
-    if !spec.network {
-        flags |= CloneFlags::CLONE_NEWNET;
-    }
+        | CloneFlags::CLONE_NEWCGROUP
+        | CloneFlags::CLONE_NEWNET;
     unshare(flags).map_err(userns_unavailable_hint)?;
     ids.apply()?;
     deny_nested_user_namespaces()?;
@@ -172,10 +173,56 @@ fn setup(spec: &SandboxSpec) -> Result<(), String> {
             std::io::Error::last_os_error()
         ));
     }
-    if !spec.network {
-        loopback_up()?;
+    loopback_up()?;
+    if spec.network {
+        start_relay()?;
     }
     Ok(())
+}
+
+/// With `network:`, a process that listens on `proxy::INSIDE_ADDR` and
+/// copies each connection to the proxy's socket for this build (mounted at
+/// `PROXY_DIR`), so tools that know only `http_proxy` reach the proxy. It
+/// holds no capability, and dies with pid 1 like every process here.
+fn start_relay() -> Result<(), String> {
+    let listener = std::net::TcpListener::bind(crate::proxy::INSIDE_ADDR)
+        .map_err(|e| format!("relay to the proxy: {}: {e}", crate::proxy::INSIDE_ADDR))?;
+    // SAFETY: pid 1 is single-threaded here; the child never returns.
+    match unsafe { fork() } {
+        Err(e) => Err(format!("relay to the proxy: fork: {e}")),
+        Ok(ForkResult::Parent { .. }) => Ok(()),
+        Ok(ForkResult::Child) => {
+            if drop_capabilities().is_err() {
+                std::process::exit(3);
+            }
+            relay(listener);
+            std::process::exit(0)
+        }
+    }
+}
+
+fn relay(listener: std::net::TcpListener) {
+    let socket = format!("{}/{}", super::PROXY_DIR, super::PROXY_SOCKET);
+    for conn in listener.incoming() {
+        let Ok(tcp) = conn else { continue };
+        let socket = socket.clone();
+        std::thread::spawn(move || {
+            let Ok(unix) = std::os::unix::net::UnixStream::connect(&socket) else {
+                return;
+            };
+            let (Ok(mut tcp_r), Ok(mut unix_w)) = (tcp.try_clone(), unix.try_clone()) else {
+                return;
+            };
+            let up = std::thread::spawn(move || {
+                let _ = std::io::copy(&mut tcp_r, &mut unix_w);
+                let _ = unix_w.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut unix_r, mut tcp_w) = (unix, tcp);
+            let _ = std::io::copy(&mut unix_r, &mut tcp_w);
+            let _ = tcp_w.shutdown(std::net::Shutdown::Write);
+            let _ = up.join();
+        });
+    }
 }
 
 /// Bring `lo` up in the new network namespace: loopback is not network.

@@ -52,6 +52,13 @@ pub const NIX_LINKS: &str = "/envtwin/links";
 pub const NIX_SHELL_DIR: &str = "/envtwin/shell";
 /// The directory of envtwin's own libraries (`timeshift::MOUNT`).
 pub const LIB_DIR: &str = "/envtwin/lib";
+/// With `network:`: where the build's proxy directory is mounted, holding
+/// the proxy's socket for this build and the run's CA certificate.
+pub const PROXY_DIR: &str = "/envtwin/proxy";
+/// The socket's and the CA's names in `PROXY_DIR` (and in the build's
+/// `proxy` tree on the host).
+pub const PROXY_SOCKET: &str = "sock";
+pub const PROXY_CA: &str = "ca.pem";
 /// Paths envtwin itself places inside every sandbox: a scenario's `out`
 /// may be neither one of them, nor inside one, nor a directory holding one.
 pub const OWN_PATHS: &[&str] = &[
@@ -70,6 +77,7 @@ pub const OWN_PATHS: &[&str] = &[
     NIX_LINKS,
     NIX_SHELL_DIR,
     LIB_DIR,
+    PROXY_DIR,
 ];
 /// The disorderfs binary (Debian's `disorderfs`).
 pub const DISORDERFS: &str = "/usr/bin/disorderfs";
@@ -119,6 +127,8 @@ pub struct SandboxSpec {
     pub shuffle_dirents: bool,
     /// The build's whole environment, in this order.
     pub env: Vec<(String, String)>,
+    /// `network:` on: the build reaches the proxy through a relay on
+    /// loopback (`proxy_storage` holds the socket and the CA).
     pub network: bool,
     /// argv of the build command (e.g. `/bin/sh -eu -c SCRIPT`).
     pub build_argv: Vec<String>,
@@ -161,6 +171,10 @@ impl SandboxSpec {
     /// Host directory that backs `/tmp`.
     pub fn tmp_storage(&self) -> PathBuf {
         self.work.join("tmp")
+    }
+    /// Host directory mounted at `PROXY_DIR` when `network` is on.
+    pub fn proxy_storage(&self) -> PathBuf {
+        self.work.join("proxy")
     }
     pub fn root_mount(&self) -> PathBuf {
         self.work.join("root")

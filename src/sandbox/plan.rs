@@ -461,6 +461,13 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
         ("src".into(), SRC_MOUNT.to_string()),
     ]);
     env.extend(input.command.env.iter().cloned());
+    if input.network {
+        env.extend(crate::proxy::build_env(&format!(
+            "{}/{}",
+            super::PROXY_DIR,
+            super::PROXY_CA
+        )));
+    }
     if s.faketime {
         // The time-shift shim first, so its stat family wins: file times
         // move as far as the clock (libfaketime's own stat faking is off,
@@ -496,6 +503,9 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
     if s.extra_path {
         empty_dirs.push(EXTRA_PATH_DIR.to_string());
     }
+    let proxy_bind = input
+        .network
+        .then(|| (work.join("proxy"), super::PROXY_DIR.to_string()));
     SandboxSpec {
         work,
         out: input.out.to_string(),
@@ -516,6 +526,7 @@ fn spec(input: &PlanInput<'_>, s: &Settings, work: PathBuf) -> SandboxSpec {
                     .iter()
                     .map(|h| (h.clone(), h.display().to_string())),
             )
+            .chain(proxy_bind)
             .collect(),
         out_storage_at: input.command.out_storage_at.clone(),
         home: s.home.clone(),

@@ -40,7 +40,8 @@ pub struct Scenario {
     /// The deadline of the whole scenario: builds, hashing, diffing and
     /// explaining together.
     pub timeout: Duration,
-    pub network: bool,
+    /// What the builds may reach, through envtwin's proxy.
+    pub network: Network,
     /// Per-build resource limits (defaults filled in).
     pub limits: Limits,
     /// Extra host paths visible read-only at the same path (absolute,
@@ -59,6 +60,36 @@ pub struct Scenario {
     /// failed: an unreachable registry is the machine's state, not the
     /// environment's fault.
     pub requires_network: Vec<String>,
+}
+
+/// `network:`: what a scenario's builds may reach.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Network {
+    /// `network: false` (the default): loopback only.
+    #[default]
+    Off,
+    /// `network: true`: any host, through the proxy.
+    Any,
+    /// `network: {allow: [...]}`: these hosts (`*.domain` for any name
+    /// under domain), through the proxy; others get 403.
+    Allow(Vec<String>),
+}
+
+impl Network {
+    /// Whether the builds get the proxy at all.
+    pub fn is_on(&self) -> bool {
+        *self != Network::Off
+    }
+}
+
+/// What the fetches of a scenario must be (`expect.fetches`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FetchExpect {
+    /// Unpinned fetches are a warning.
+    #[default]
+    Any,
+    /// Every fetch must be pinned by a digest in the scenario's files.
+    Pinned,
 }
 
 /// How the two builds' trees are compared.
@@ -131,6 +162,8 @@ pub struct Expect {
     pub path_contains: Vec<String>,
     pub path_excludes: Vec<String>,
     pub run: Vec<RunExpect>,
+    /// Whether unpinned fetches fail the scenario.
+    pub fetches: FetchExpect,
 }
 
 impl Default for Expect {
@@ -144,6 +177,7 @@ impl Default for Expect {
             path_contains: Vec::new(),
             path_excludes: Vec::new(),
             run: Vec::new(),
+            fetches: FetchExpect::Any,
         }
     }
 }

@@ -39,8 +39,8 @@ pub(crate) struct RawScenario {
     pub path: Option<Vec<String>>,
     /// `timeout:`, seconds per build.
     pub timeout: Option<u64>,
-    /// `network:`, whether the sandbox gets a network.
-    pub network: Option<bool>,
+    /// `network:`, `true`/`false` or `{allow: [hosts]}`.
+    pub network: Option<RawNetwork>,
     /// `host_paths:`, extra host paths visible read-only in the sandbox.
     pub host_paths: Option<Vec<String>>,
     /// `source_date_epoch:`, exported as SOURCE_DATE_EPOCH: absent is
@@ -109,6 +109,45 @@ impl<'de> Deserialize<'de> for RawSize {
     }
 }
 
+/// `network:` as written: a boolean, or a mapping with the allowlist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RawNetwork {
+    /// `network: true` / `false`.
+    Bool(bool),
+    /// `network: {allow: [...]}`.
+    Allow(RawNetworkAllow),
+}
+
+/// The `network:` mapping as written.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNetworkAllow {
+    /// `allow:`, hosts or `*.domain` patterns.
+    pub allow: Option<Vec<String>>,
+}
+
+impl<'de> Deserialize<'de> for RawNetwork {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<RawNetwork, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawNetwork;
+            // Worded as serde words a plain boolean, so that a wrong
+            // scalar reads as before: "must be `true` or `false`".
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawNetwork, E> {
+                Ok(RawNetwork::Bool(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawNetwork, A::Error> {
+                RawNetworkAllow::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawNetwork::Allow)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// The `requires:` block as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +176,8 @@ pub(crate) struct RawExpect {
     pub path_excludes: Option<Vec<String>>,
     /// `run:`, commands to run in the environment.
     pub run: Option<Vec<RawRun>>,
+    /// `fetches:`, `pinned` or `any` (default).
+    pub fetches: Option<String>,
 }
 
 /// A key that is present, even as `null`: `Some(value)`. With

@@ -123,7 +123,7 @@ fn the_spec_example_loads_into_exactly_this_scenario() {
         build: "mkdir -p \"$out/bin\"\nprintf '#!/bin/sh\\necho hello\\n' > \"$out/bin/hello\"\nchmod +x \"$out/bin/hello\"\n".into(),
         path: vec!["/envtwin/out/bin".into()],
         timeout: Duration::from_secs(600),
-        network: false,
+        network: Network::Off,
         limits: crate::sandbox::limits::Limits::default(),
         host_paths: vec![],
         source_date_epoch: Some(315_532_800),
@@ -143,6 +143,7 @@ fn the_spec_example_loads_into_exactly_this_scenario() {
                 stdout_contains: Some("hel".into()),
                 exit: 0,
             }],
+            fetches: FetchExpect::Any,
         },
         requires_network: vec![],
     };
@@ -189,6 +190,52 @@ fn requires_network_rejects_what_is_not_a_host() {
 }
 
 #[test]
+fn network_takes_a_boolean_or_an_allowlist() {
+    let dir = Dir::new();
+    dir.write("t.yaml", "name: t\nbuild: \"true\"\nnetwork: true\n");
+    dir.write(
+        "a.yaml",
+        "name: a\nbuild: \"true\"\nnetwork:\n  allow: [PyPI.org, \"*.pythonhosted.org\"]\nexpect:\n  fetches: pinned\n",
+    );
+    let scenarios = load(&[dir.root().join("t.yaml"), dir.root().join("a.yaml")]).expect("valid");
+    assert_eq!(scenarios[0].network, Network::Any);
+    assert_eq!(scenarios[0].expect.fetches, FetchExpect::Any);
+    assert_eq!(
+        scenarios[1].network,
+        Network::Allow(vec!["pypi.org".into(), "*.pythonhosted.org".into()])
+    );
+    assert_eq!(scenarios[1].expect.fetches, FetchExpect::Pinned);
+}
+
+#[test]
+fn a_bad_allowlist_or_fetches_is_located() {
+    let dir = Dir::new();
+    dir.write(
+        "n.yaml",
+        "name: n\nbuild: \"true\"\nnetwork:\n  allow: [pypi.org, \"https://x.org/\"]\nexpect:\n  fetches: pined\n",
+    );
+    dir.write("m.yaml", "name: m\nbuild: \"true\"\nnetwork: {}\n");
+    let errors =
+        load(&[dir.root().join("n.yaml"), dir.root().join("m.yaml")]).expect_err("invalid");
+    let text: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("n.yaml:4:21: `https://x.org/` is not a host")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("n.yaml:6:12: unknown `expect.fetches` `pined`")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("m.yaml:3:10: `network` as a mapping needs `allow`")),
+        "{text:#?}"
+    );
+}
+
+#[test]
 fn a_minimal_scenario_gets_the_documented_defaults() {
     let dir = Dir::new();
     dir.write("min.yml", "name: min\nout: /opt/env\nbuild: \"true\"\n");
@@ -199,7 +246,7 @@ fn a_minimal_scenario_gets_the_documented_defaults() {
     assert_eq!(s.timeout, Duration::from_secs(DEFAULT_TIMEOUT_SECS));
     assert_eq!(s.source_date_epoch, Some(DEFAULT_SOURCE_DATE_EPOCH));
     assert_eq!(s.compare, Compare::Nar);
-    assert!(!s.network);
+    assert_eq!(s.network, Network::Off);
     assert_eq!(s.vary, None);
     assert_eq!(s.expect, Expect::default());
     assert_eq!(s.description, None);
@@ -623,7 +670,7 @@ fn parse_and_semantic_problems_of_one_file_come_sorted_by_position() {
             "[ROOT]/s.yaml:3:1: unknown key `junk`; known keys: name, description, provider, out, src, build, path, timeout, network, host_paths, source_date_epoch, compare, vary, expect, nix, requires, limits",
             "[ROOT]/s.yaml:4:8: unknown variation `umsk`; did you mean `umask`?",
             "[ROOT]/s.yaml:5:6: `out` must be an absolute path (the same in both sandboxes), found `rel`; e.g. `/envtwin/out`",
-            "[ROOT]/s.yaml:7:3: unknown key `junk` in `expect`; known keys: reproducible, build, hash, which, missing, path_contains, path_excludes, run",
+            "[ROOT]/s.yaml:7:3: unknown key `junk` in `expect`; known keys: reproducible, build, hash, which, missing, path_contains, path_excludes, run, fetches",
         ]
     );
 }

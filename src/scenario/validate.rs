@@ -5,10 +5,11 @@
 
 use super::model::{
     BuildExpect, Compare, DEFAULT_OUT, DEFAULT_SOURCE_DATE_EPOCH, DEFAULT_TIMEOUT_SECS, Expect,
-    MAX_NAME_LEN, MAX_TIMEOUT_SECS, NixMode, NixSpec, Provider, RunExpect, Scenario,
+    FetchExpect, MAX_NAME_LEN, MAX_TIMEOUT_SECS, Network, NixMode, NixSpec, Provider, RunExpect,
+    Scenario,
 };
 use super::schema::{
-    self, Problem, RawExpect, RawLimits, RawNix, RawScenario, RawSize, Seg, Target,
+    self, Problem, RawExpect, RawLimits, RawNetwork, RawNix, RawScenario, RawSize, Seg, Target,
 };
 use crate::error::Diagnostic;
 use crate::sandbox::limits::{self, Limits};
@@ -281,6 +282,7 @@ pub(crate) fn validate(
         }
     };
 
+    let network = check_network(&mut c, raw.network);
     let limits = check_limits(&mut c, raw.limits.unwrap_or_default());
     let host_paths = check_host_paths(&mut c, raw.host_paths.unwrap_or_default());
     let requires_network = check_requires_network(
@@ -302,7 +304,7 @@ pub(crate) fn validate(
                 build,
                 path,
                 timeout: Duration::from_secs(timeout),
-                network: raw.network.unwrap_or(false),
+                network,
                 limits,
                 host_paths,
                 source_date_epoch,
@@ -569,6 +571,48 @@ fn check_host_paths(c: &mut Checker, given: Vec<String>) -> Vec<PathBuf> {
     paths
 }
 
+/// `network:`: a boolean, or `{allow: [...]}` with each entry a host name
+/// or IP address, or `*.domain`.
+fn check_network(c: &mut Checker, raw: Option<RawNetwork>) -> Network {
+    let allow = match raw {
+        None | Some(RawNetwork::Bool(false)) => return Network::Off,
+        Some(RawNetwork::Bool(true)) => return Network::Any,
+        Some(RawNetwork::Allow(a)) => a.allow,
+    };
+    let Some(allow) = allow else {
+        c.value(
+            &p(&["network"]),
+            "`network` as a mapping needs `allow`, e.g. `network: {allow: [pypi.org, \
+             files.pythonhosted.org]}`; or write `network: true` for any host"
+                .to_owned(),
+        );
+        return Network::Off;
+    };
+    let mut hosts = Vec::with_capacity(allow.len());
+    for (i, raw) in allow.iter().enumerate() {
+        let host = raw.strip_prefix("*.").unwrap_or(raw);
+        let ok = !host.is_empty()
+            && !host.starts_with('.')
+            && !host.ends_with('.')
+            && !host.contains("..")
+            && host
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '.' || ch == '-' || ch == ':');
+        if ok {
+            hosts.push(raw.to_ascii_lowercase());
+        } else {
+            c.value(
+                &with(&p(&["network", "allow"]), Seg::Index(i)),
+                format!(
+                    "`{raw}` is not a host: write a host name such as `pypi.org`, or \
+                     `*.pythonhosted.org` for every name under a domain (no scheme, path or port)"
+                ),
+            );
+        }
+    }
+    Network::Allow(hosts)
+}
+
 /// `requires.network`: `host` or `host:port` (default port 443), a DNS name
 /// or an IP address; returned as `host:port`.
 fn check_requires_network(c: &mut Checker, given: Vec<String>) -> Vec<String> {
@@ -812,6 +856,18 @@ fn check_expect(c: &mut Checker, raw: RawExpect, out: &str) -> Expect {
                 ),
             );
         }
+    }
+
+    match raw.fetches.as_deref() {
+        None | Some("any") => {}
+        Some("pinned") => expect.fetches = FetchExpect::Pinned,
+        Some(other) => c.value(
+            &with(&base, k("fetches")),
+            format!(
+                "unknown `expect.fetches` `{other}`; write `pinned` (every download's digest \
+                 must appear in a file beside the scenario) or `any` (the default)"
+            ),
+        ),
     }
 
     let which_at = with(&base, k("which"));

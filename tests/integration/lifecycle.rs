@@ -3,10 +3,59 @@
 use crate::support::{Project, processes_with, require_tool, scenario};
 use std::time::Duration;
 
-/// A build that waits at an abstract unix socket (scoped to the network
-/// namespace, hence `network: true`) until its twin arrives: it can only
-/// pass if both builds are running at the same time. No clock involved.
-fn rendezvous(name: &str, key: &str) -> String {
+/// A meeting point on the host that builds reach through envtwin's proxy:
+/// each POST is held until `n` have arrived (or 30 s passed), then answered
+/// with how many had. A build that prints `n` was running while `n` builds
+/// were. No clock involved but the give-up.
+fn meeting_point(n: usize) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+    let url = format!("http://{}/meet", listener.local_addr().expect("addr"));
+    let arrived = std::sync::Arc::new((std::sync::Mutex::new(0usize), std::sync::Condvar::new()));
+    // Lives as long as the test binary.
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let arrived = arrived.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn);
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let (count, met) = &*arrived;
+                let mut c = count.lock().expect("count");
+                *c += 1;
+                met.notify_all();
+                let (c, _) = met
+                    .wait_timeout_while(c, Duration::from_secs(30), |c| *c < n)
+                    .expect("wait");
+                let answer = format!("{}\n", *c);
+                drop(c);
+                let mut conn = reader.into_inner();
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            });
+        }
+    });
+    url
+}
+
+/// A build that posts to the meeting point and keeps what it was told.
+fn rendezvous(name: &str, url: &str, n: usize) -> String {
     format!(
         r#"name: {name}
 network: true
@@ -14,23 +63,14 @@ vary: [hostname]
 build: |
   mkdir -p "$out"
   python3 - <<'PY' > "$out/met"
-  import socket, time
-  addr = "\0envtwin-test-{key}"
-  s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-  try:
-      s.bind(addr); s.listen(1); s.settimeout(30)
-      c, _ = s.accept(); c.sendall(b"x"); print("met")
-  except OSError:
-      for _ in range(300):
-          try:
-              c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); c.connect(addr); c.recv(1); print("met"); break
-          except OSError:
-              time.sleep(0.1)
+  import urllib.request
+  r = urllib.request.Request("{url}", data=b"x", method="POST")
+  print(urllib.request.urlopen(r, timeout=60).read().decode(), end="")
   PY
 expect:
   run:
     - cmd: /bin/cat "$out/met"
-      stdout: "met\n"
+      stdout: "{n}\n"
 "#
     )
 }
@@ -41,8 +81,7 @@ fn build_a_and_build_b_run_at_the_same_time() {
         return;
     }
     let p = Project::new();
-    let key = format!("twin-{}", std::process::id());
-    p.file("s.yaml", &rendezvous("twins", &key));
+    p.file("s.yaml", &rendezvous("twins", &meeting_point(2), 2));
     let (code, report) = p.run_json(&["-j", "1", "s.yaml"]);
     assert_eq!(code, 0, "{report:#}");
 }
@@ -52,52 +91,12 @@ fn scenarios_run_side_by_side_up_to_jobs() {
     if !require_tool("python3") {
         return;
     }
-    // Two scenarios whose builds all meet pairwise only if in flight together:
-    // each scenario's twins meet each other, so we check -j 2 gives 2 scenarios
-    // at once by a shared third rendezvous on scenario start.
+    // Two scenarios, two builds each: all four meet only if -j 2 runs both
+    // scenarios at once.
     let p = Project::new();
-    let key = format!("jobs-{}", std::process::id());
+    let url = meeting_point(4);
     for n in ["one", "two"] {
-        p.file(
-            &format!("{n}.yaml"),
-            &format!(
-                r#"name: {n}
-network: true
-vary: [hostname]
-build: |
-  mkdir -p "$out"
-  python3 - <<'PY' > "$out/count"
-  import socket, time
-  # Four builds (two scenarios x twins) each grab one of 4 slots; all must
-  # hold a slot at the same moment for every build to see 4.
-  held = []
-  for i in range(4):
-      s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-      try:
-          s.bind("\0envtwin-test-{key}-%d" % i); held.append(s); break
-      except OSError:
-          pass
-  for _ in range(300):
-      n = 0
-      for i in range(4):
-          t = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-          try:
-              t.bind("\0envtwin-test-{key}-%d" % i); t.close()
-          except OSError:
-              n += 1
-      if n == 4:
-          break
-      time.sleep(0.1)
-  time.sleep(1)
-  print(n)
-  PY
-expect:
-  run:
-    - cmd: /bin/cat "$out/count"
-      stdout: "4\n"
-"#
-            ),
-        );
+        p.file(&format!("{n}.yaml"), &rendezvous(n, &url, 4));
     }
     // Four builds at once: --max-builds must allow it on a 2-CPU machine.
     let (code, report) = p.run_json(&["-j", "2", "--max-builds", "4", "."]);

@@ -10,6 +10,7 @@ mod explain;
 mod isolation;
 mod lifecycle;
 mod limits;
+mod network;
 mod nix;
 mod real_world;
 mod reports;
