@@ -262,17 +262,8 @@ fn write_one(
     }
     member_culprits(d, &pad, w)?;
     if let Some(detail) = d.detail.as_ref().filter(|_| with_detail) {
-        let mut lines = Vec::new();
-        detail_lines(detail, "", &mut lines);
-        for l in lines.iter().take(MAX_DETAIL_LINES) {
-            writeln!(w, "{pad}  {}", one_line(l))?;
-        }
-        if lines.len() > MAX_DETAIL_LINES {
-            writeln!(
-                w,
-                "{pad}  … {} more lines of detail (--format json shows them)",
-                lines.len() - MAX_DETAIL_LINES
-            )?;
+        for l in capped_detail_lines(detail) {
+            writeln!(w, "{pad}  {}", one_line(&l))?;
         }
     }
     Ok(())
@@ -312,6 +303,30 @@ fn member_culprits(d: &Difference, pad: &str, w: &mut dyn Write) -> std::io::Res
 
 /// The lines of a detail, each prefixed by `pad`: hints first (the likely
 /// cause matters most and must survive the line cap), then the change.
+/// The detail's lines, at most [`MAX_DETAIL_LINES`] of them and then a
+/// count of the rest. An archive's per-class `more:` summaries are kept
+/// past the cut: they say what kind of difference was left out, which the
+/// bare count does not.
+pub(crate) fn capped_detail_lines(d: &Detail) -> Vec<String> {
+    let mut lines = Vec::new();
+    detail_lines(d, "", &mut lines);
+    if lines.len() <= MAX_DETAIL_LINES {
+        return lines;
+    }
+    let rest = lines.split_off(MAX_DETAIL_LINES);
+    let (summaries, cut): (Vec<String>, Vec<String>) = rest
+        .into_iter()
+        .partition(|l| l.trim_start().starts_with("more: "));
+    if !cut.is_empty() {
+        lines.push(format!(
+            "… {} more lines of detail (--format json shows them)",
+            cut.len()
+        ));
+    }
+    lines.extend(summaries);
+    lines
+}
+
 pub(crate) fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
     for h in &d.hints {
         out.push(format!("{pad}hint: {h}"));
@@ -378,7 +393,9 @@ pub(crate) fn detail_lines(d: &Detail, pad: &str, out: &mut Vec<String>) {
 mod tests {
     use super::*;
     use crate::report::{BuildReport, Builds, Check, Report, ScenarioReport, Verdict};
-    use crate::tree::explain::{ArchiveDetail, BinaryDetail, MemberChange, MemberDiff, TextDetail};
+    use crate::tree::explain::{
+        ArchiveDetail, BinaryDetail, MemberChange, MemberDiff, Omitted, TextDetail,
+    };
     use crate::tree::{DiffKind, Difference};
     use crate::twin::BuildStatus;
     use std::collections::BTreeMap;
@@ -559,6 +576,51 @@ mod tests {
         assert_eq!(
             lines[41],
             "    … 28 more lines of detail (--format json shows them)"
+        );
+    }
+
+    #[test]
+    fn per_class_summaries_survive_the_detail_cap() {
+        let member = |n: usize| MemberDiff {
+            member: format!("t.tar!m{n}"),
+            kind: MemberChange::Timestamp,
+            a: Some("2026-11-26 10:00:00".into()),
+            b: Some("2026-11-26 10:00:02".into()),
+            detail: None,
+        };
+        let d = Difference {
+            path: "t.tar".into(),
+            kind: DiffKind::Content,
+            a: None,
+            b: None,
+            culprits: Vec::new(),
+            inherent: false,
+            members: Vec::new(),
+            detail: Some(Detail {
+                body: Body::Archive(ArchiveDetail {
+                    archive: "tar".into(),
+                    members: (0..20).map(member).collect(),
+                    more: Some(60),
+                    omitted: vec![Omitted {
+                        class: "metadata".into(),
+                        count: 60,
+                    }],
+                    note: None,
+                }),
+                hints: Vec::new(),
+            }),
+        };
+        let mut out = Vec::new();
+        write_difference(&d, 2, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[lines.len() - 2..],
+            [
+                "    … 20 more lines of detail (--format json shows them)",
+                "    more: 60 metadata differences not shown",
+            ],
+            "{out}"
         );
     }
 

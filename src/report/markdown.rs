@@ -5,7 +5,7 @@
 //! escaped: as text it cannot open a link, a table cell or raw HTML, and in
 //! a fenced block it cannot close the fence.
 
-use super::human::{MAX_DETAIL_LINES, MAX_DETAILED, detail_lines, hash_a};
+use super::human::{MAX_DETAILED, capped_detail_lines, hash_a};
 use super::{Report, ScenarioReport, Verdict, shown_path};
 use crate::tree::Difference;
 use std::io::Write;
@@ -151,15 +151,7 @@ fn failure(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
     }
     for d in s.differences.iter().take(MAX_DETAILED) {
         let Some(detail) = &d.detail else { continue };
-        let mut lines = Vec::new();
-        detail_lines(detail, "", &mut lines);
-        if lines.len() > MAX_DETAIL_LINES {
-            let more = lines.len() - MAX_DETAIL_LINES;
-            lines.truncate(MAX_DETAIL_LINES);
-            lines.push(format!(
-                "… {more} more lines of detail (--format json shows them)"
-            ));
-        }
+        let lines = capped_detail_lines(detail);
         let body = lines.join("\n");
         let fence = "`".repeat(longest_backtick_run(&body).max(2) + 1);
         writeln!(

@@ -1103,8 +1103,8 @@ fn diff_listings(
     pair_renames(name, (la, lb), ctx, depth, out);
     if stamps > 0 {
         h.push(format!(
-            "{stamps} member timestamp{} differ: the archiver stored the files' modification times; clamp them to SOURCE_DATE_EPOCH (e.g. `touch -d @$SOURCE_DATE_EPOCH` before archiving, `tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime`)",
-            if stamps == 1 { "" } else { "s" }
+            "{stamps} member {} the archiver stored the files' modification times; clamp them to SOURCE_DATE_EPOCH (e.g. `touch -d @$SOURCE_DATE_EPOCH` before archiving, `tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime`)",
+            if stamps == 1 { "timestamp differs:" } else { "timestamps differ:" }
         ));
     }
 }

@@ -356,7 +356,7 @@ fn zip_timestamp_only() {
     assert!(
         d.hints
             .iter()
-            .any(|h| h.starts_with("1 member timestamp differ")),
+            .any(|h| h.starts_with("1 member timestamp differs:")),
         "{:?}",
         d.hints
     );
@@ -653,7 +653,23 @@ fn assert_capped(d: &Detail) {
             assert!(b.hex_a.split(' ').count() <= 32 && b.hex_b.split(' ').count() <= 32);
         }
         Body::Archive(a) => {
-            assert!(a.members.len() <= 50);
+            // Each class is capped on its own: 50 archive-wide, content and
+            // added/removed entries each, 20 metadata ones.
+            let metadata = a
+                .members
+                .iter()
+                .filter(|m| {
+                    matches!(
+                        m.kind,
+                        MemberChange::Timestamp
+                            | MemberChange::Permissions
+                            | MemberChange::Owner
+                            | MemberChange::Metadata
+                    )
+                })
+                .count();
+            assert!(metadata <= 20, "{metadata} metadata entries");
+            assert!(a.members.len() <= 3 * 50 + 20, "{} entries", a.members.len());
             for m in &a.members {
                 if let Some(inner) = &m.detail {
                     assert_capped(inner);
