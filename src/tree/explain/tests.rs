@@ -669,7 +669,11 @@ fn assert_capped(d: &Detail) {
                 })
                 .count();
             assert!(metadata <= 20, "{metadata} metadata entries");
-            assert!(a.members.len() <= 3 * 50 + 20, "{} entries", a.members.len());
+            assert!(
+                a.members.len() <= 3 * 50 + 20,
+                "{} entries",
+                a.members.len()
+            );
             for m in &a.members {
                 if let Some(inner) = &m.detail {
                     assert_capped(inner);
