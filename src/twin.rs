@@ -292,9 +292,19 @@ fn build_in(
         dir.join("b"),
     );
     let deadline = Deadline::after(s.timeout);
+    // Both slots at once, so the twins start together however busy the run.
+    let (slot_a, slot_b) = sandbox::slots::acquire_pair();
     let (a, b) = std::thread::scope(|scope| {
-        let ha = scope.spawn(|| one(&p.a, &p.values_a, deadline, command.hash, net));
-        let hb = scope.spawn(|| one(&p.b, &p.values_b, deadline, command.hash, net));
+        let ha = scope.spawn(|| {
+            sandbox::slots::hold(slot_a);
+            one(&p.a, &p.values_a, deadline, command.hash, net)
+        });
+        let hb = scope.spawn(|| {
+            if let Some(slot) = slot_b {
+                sandbox::slots::hold(slot);
+            }
+            one(&p.b, &p.values_b, deadline, command.hash, net)
+        });
         (join(ha), join(hb))
     });
     let (mut a, b) = (a?, b?);
@@ -616,7 +626,7 @@ fn find_culprits(
         .max(2);
     let state = std::sync::Mutex::new((queue, BTreeMap::<Trial, Seen>::new()));
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let pair = std::sync::Barrier::new(2);
+    let pair = PairStart::default();
     let explained = |seen: &BTreeMap<Trial, Seen>| -> bool {
         if !seen.contains_key(&Trial::Alone(None)) || (twin && !seen.contains_key(&Trial::Twin)) {
             return false;
@@ -863,6 +873,49 @@ fn breaking_hints(
     out
 }
 
+/// Where the search's two plain rebuilds meet so that they start together:
+/// first their `--max-builds` slots, taken as a pair, then the turn of a
+/// second.
+struct PairStart {
+    barrier: std::sync::Barrier,
+    /// The slot the first to arrive took for the other.
+    handoff: std::sync::Mutex<Option<sandbox::slots::Slot>>,
+}
+
+impl Default for PairStart {
+    fn default() -> PairStart {
+        PairStart {
+            barrier: std::sync::Barrier::new(2),
+            handoff: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl PairStart {
+    /// Meet, take two slots at once (one for each), meet again.
+    fn take_slots(&self) {
+        // Nothing may be held while waiting for the partner and the pair.
+        sandbox::slots::release_held();
+        let leader = self.barrier.wait().is_leader();
+        if leader {
+            let (mine, other) = sandbox::slots::acquire_pair();
+            *self.handoff.lock().unwrap_or_else(|e| e.into_inner()) = other;
+            sandbox::slots::hold(mine);
+        }
+        self.barrier.wait();
+        if !leader {
+            if let Some(slot) = self
+                .handoff
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+            {
+                sandbox::slots::hold(slot);
+            }
+        }
+    }
+}
+
 /// Run one trial of the search and see what it changed; its trees are
 /// removed before it returns. The two controls meet at `pair`, when given,
 /// so that their builds start together, at the turn of a second (which
@@ -871,7 +924,7 @@ fn run_trial(
     search: &Search<'_>,
     ctl: &Control<'_>,
     trial: Trial,
-    pair: Option<&std::sync::Barrier>,
+    pair: Option<&PairStart>,
 ) -> Result<Seen, String> {
     let (set, name): (BTreeSet<Variation>, String) = match trial {
         Trial::Twin => (BTreeSet::new(), "twin".into()),
@@ -906,13 +959,14 @@ fn run_trial(
         // Each sleeps to the next second and waits for the other, so both
         // start just past one second's turn (the later, if they differ):
         // what the clock writes early in a build lands in one second.
+        pair.take_slots();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         std::thread::sleep(Duration::from_nanos(
             1_000_000_000 - u64::from(now.subsec_nanos()),
         ));
-        pair.wait();
+        pair.barrier.wait();
     }
     // A trial started late (after others, for a slot) that times out was
     // cut by the search's deadline, not slowed by its variation: no answer.

@@ -460,6 +460,46 @@ fn source_mtimes_stamped_into_output_are_caught_every_time() {
     );
 }
 
+/// Builds that keep `--max-builds` busy: slow, never reproducible, so that
+/// their culprit searches take slots too.
+const BUSY: &str = r#"name: NAME
+vary: [hostname, umask, locale, timezone, home]
+build: |
+  mkdir -p "$out"
+  sleep 0.7
+  head -c 8 /dev/urandom > "$out/r"
+"#;
+
+#[test]
+fn the_clock_is_blamed_on_time_in_a_busy_run_too() {
+    if !faketime_installed() {
+        return;
+    }
+    // Two slots for three scenarios: the pyc scenario's two plain rebuilds
+    // compete with the others' builds for them. Taken one at a time, they
+    // would start seconds apart, disagree on the clock, and the stamp
+    // would be called "differs with no variation"; taken as a pair they
+    // start together, and only `time` explains it.
+    let p = Project::new();
+    p.file("s.yaml", PYC_STAMP);
+    p.file("busy1.yaml", &BUSY.replace("NAME", "busy1"));
+    p.file("busy2.yaml", &BUSY.replace("NAME", "busy2"));
+    for _ in 0..2 {
+        let (_, report) = p.run_json(&[
+            "-j",
+            "3",
+            "--max-builds",
+            "2",
+            "s.yaml",
+            "busy1.yaml",
+            "busy2.yaml",
+        ]);
+        let s = scenario(&report, "pyc");
+        assert_eq!(s["culprits"], json!(["time"]), "{s:#}");
+        assert_eq!(s["inherent"], false, "{s:#}");
+    }
+}
+
 /// Random bytes beside a file stamped with the clock (a new file's mtime,
 /// as `stat` reads it). The build lasts over a second after the stamp, so
 /// the control trials, which start after build A, always stamp another
