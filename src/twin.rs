@@ -903,15 +903,16 @@ impl PairStart {
             sandbox::slots::hold(mine);
         }
         self.barrier.wait();
-        if !leader {
-            if let Some(slot) = self
-                .handoff
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
-            {
-                sandbox::slots::hold(slot);
-            }
+        let other = (!leader)
+            .then(|| {
+                self.handoff
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+            })
+            .flatten();
+        if let Some(slot) = other {
+            sandbox::slots::hold(slot);
         }
     }
 }
