@@ -536,7 +536,8 @@ fn archive_view(a: &ArchiveDetail, budget: &Cell<usize>) -> Markup {
             }
         }
         @if shown < a.members.len() { p.muted { "… " (a.members.len() - shown) " more member differences (--format json shows them)" } }
-        @if let Some(n) = a.more { p.muted { "… " (n) " more member differences" } }
+        @for o in &a.omitted { p.muted { "more: " (o.count) " " (o.class) " differences not shown" } }
+        @if let (Some(n), true) = (a.more, a.omitted.is_empty()) { p.muted { "… " (n) " more member differences" } }
         @if let Some(n) = &a.note { p.muted { "(" (a.archive) " read incompletely: " (n) ")" } }
     }
 }
@@ -659,6 +660,31 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("… 3 more member differences"), "{out}");
+    }
+
+    #[test]
+    fn an_archive_says_per_class_what_was_left_out() {
+        let mut r = sample();
+        for s in &mut r.scenarios {
+            for d in &mut s.differences {
+                if let Some(Detail {
+                    body: Body::Archive(a),
+                    ..
+                }) = &mut d.detail
+                {
+                    a.omitted = vec![crate::tree::explain::Omitted {
+                        class: "metadata".into(),
+                        count: 3,
+                    }];
+                }
+            }
+        }
+        let out = rendered(&r);
+        assert!(
+            out.contains("more: 3 metadata differences not shown"),
+            "{out}"
+        );
+        assert!(!out.contains("… 3 more member differences"), "{out}");
     }
 
     #[test]
