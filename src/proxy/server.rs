@@ -99,6 +99,21 @@ fn refusal(who: &Who, host: &str) -> String {
     )
 }
 
+/// Refuse a request to a host not allowed, and record the refusal (the
+/// build's failure message names the host from it).
+fn refuse(
+    shared: &Shared,
+    who: &Who,
+    method: &str,
+    shown: &str,
+    host: &str,
+) -> Response<Full<Bytes>> {
+    let body = refusal(who, host);
+    let problem = Some(body.trim().to_string());
+    record(shared, who, method, shown, 403, &[], None, false, problem);
+    text(StatusCode::FORBIDDEN, body)
+}
+
 async fn handle(
     req: Request<Incoming>,
     shared: Arc<Shared>,
@@ -140,19 +155,7 @@ async fn handle(
         }
     };
     if !who.policy.allows(&host) {
-        let body = refusal(&who, &host);
-        record(
-            &shared,
-            &who,
-            &method,
-            &shown,
-            403,
-            &[],
-            None,
-            false,
-            Some(body.trim().to_string()),
-        );
-        return Ok(text(StatusCode::FORBIDDEN, body));
+        return Ok(refuse(&shared, &who, &method, &shown, &host));
     }
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
@@ -245,20 +248,8 @@ fn connect(req: Request<Incoming>, shared: Arc<Shared>, who: Arc<Who>) -> Respon
     };
     let (host, port) = split_authority(&authority, 443);
     if !who.policy.allows(&host) {
-        let body = refusal(&who, &host);
         let shown = format!("https://{}/", authority.as_str());
-        record(
-            &shared,
-            &who,
-            "CONNECT",
-            &shown,
-            403,
-            &[],
-            None,
-            false,
-            Some(body.trim().to_string()),
-        );
-        return text(StatusCode::FORBIDDEN, body);
+        return refuse(&shared, &who, "CONNECT", &shown, &host);
     }
     let config = match shared.ca.server_config(&host) {
         Ok(c) => c,

@@ -503,6 +503,34 @@ mod tests {
         assert_eq!(r.exit_code(), crate::error::EXIT_FAILED);
     }
 
+    /// A differing archive with these member differences and nothing else.
+    fn archive_difference(
+        path: &str,
+        archive: &str,
+        members: Vec<MemberDiff>,
+        omitted: Vec<Omitted>,
+    ) -> Difference {
+        Difference {
+            path: path.into(),
+            kind: DiffKind::Content,
+            a: None,
+            b: None,
+            culprits: Vec::new(),
+            inherent: false,
+            members: Vec::new(),
+            detail: Some(Detail {
+                body: Body::Archive(ArchiveDetail {
+                    archive: archive.into(),
+                    members,
+                    more: omitted.iter().map(|o| o.count).reduce(|a, b| a + b),
+                    omitted,
+                    note: None,
+                }),
+                hints: Vec::new(),
+            }),
+        }
+    }
+
     #[test]
     fn archive_and_binary_details_are_indented_and_capped() {
         let inner = Detail {
@@ -532,25 +560,15 @@ mod tests {
             detail: Some(Box::new(inner)),
         }];
         members.extend((0..20).map(member));
-        let d = Difference {
-            path: "lib/b.zip".into(),
-            kind: DiffKind::Content,
-            a: None,
-            b: None,
-            culprits: Vec::new(),
-            inherent: false,
-            members: Vec::new(),
-            detail: Some(Detail {
-                body: Body::Archive(ArchiveDetail {
-                    archive: "zip".into(),
-                    members,
-                    more: Some(3),
-                    omitted: Vec::new(),
-                    note: None,
-                }),
-                hints: vec!["20 member timestamps differ".into()],
-            }),
-        };
+        let mut d = archive_difference("lib/b.zip", "zip", members, Vec::new());
+        if let Some(Detail {
+            body: Body::Archive(a),
+            hints,
+        }) = &mut d.detail
+        {
+            a.more = Some(3);
+            hints.push("20 member timestamps differ".into());
+        }
         let mut out = Vec::new();
         write_difference(&d, 2, &mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
@@ -588,28 +606,11 @@ mod tests {
             b: Some("2026-11-26 10:00:02".into()),
             detail: None,
         };
-        let d = Difference {
-            path: "t.tar".into(),
-            kind: DiffKind::Content,
-            a: None,
-            b: None,
-            culprits: Vec::new(),
-            inherent: false,
-            members: Vec::new(),
-            detail: Some(Detail {
-                body: Body::Archive(ArchiveDetail {
-                    archive: "tar".into(),
-                    members: (0..20).map(member).collect(),
-                    more: Some(60),
-                    omitted: vec![Omitted {
-                        class: "metadata".into(),
-                        count: 60,
-                    }],
-                    note: None,
-                }),
-                hints: Vec::new(),
-            }),
-        };
+        let omitted = vec![Omitted {
+            class: "metadata".into(),
+            count: 60,
+        }];
+        let d = archive_difference("t.tar", "tar", (0..20).map(member).collect(), omitted);
         let mut out = Vec::new();
         write_difference(&d, 2, &mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
