@@ -43,6 +43,9 @@ pub fn client(config: rustls::ClientConfig) -> Client {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(super::CONNECT_TIMEOUT));
+    // Small writes (TLS handshakes, requests) go out at once, not after
+    // the upstream's delayed ACK.
+    http.set_nodelay(true);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(config)
         .https_or_http()

@@ -205,6 +205,9 @@ fn relay(listener: std::net::TcpListener) {
     let socket = format!("{}/{}", super::PROXY_DIR, super::PROXY_SOCKET);
     for conn in listener.incoming() {
         let Ok(tcp) = conn else { continue };
+        // TLS handshakes are many small writes: without this, Nagle's
+        // algorithm holds each one back for the peer's delayed ACK.
+        let _ = tcp.set_nodelay(true);
         let socket = socket.clone();
         std::thread::spawn(move || {
             let Ok(unix) = std::os::unix::net::UnixStream::connect(&socket) else {
