@@ -97,7 +97,7 @@ mod tests {
             touch -d @1400000000 "$3/pinned"; stat -c %Y "$3/pinned"
             touch "$3/now"; echo $(( $(stat -c %Y "$3/now") - $(date +%s) ))
         "#;
-        let out = Command::new("sh")
+        let child = Command::new("sh")
             .args(["-c", script, "sh"])
             .args([&old, &new, &dir.path().to_path_buf()])
             .env("LD_PRELOAD", format!("{}:{LIBFAKETIME}", shim.display()))
@@ -105,8 +105,17 @@ mod tests {
             .env("NO_FAKE_STAT", "1")
             .env(super::SHIFT_VAR, shift.to_string())
             .env(super::SINCE_VAR, since.to_string())
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        // libfaketime shares its state with the children through POSIX
+        // shared memory named after the first process, which it leaves in
+        // the host's /dev/shm here (in a build, /dev/shm is the sandbox's).
+        let _ = std::fs::remove_file(format!("/dev/shm/faketime_shm_{pid}"));
+        let _ = std::fs::remove_file(format!("/dev/shm/sem.faketime_sem_{pid}"));
         let text = String::from_utf8_lossy(&out.stdout);
         let seen: Vec<i64> = text.lines().map(|l| l.trim().parse().unwrap()).collect();
         let want_new = 1_577_836_800 + shift;

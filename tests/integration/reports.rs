@@ -161,8 +161,20 @@ fn run_writes_html_and_markdown_and_diff_writes_html() {
         "host.yaml",
         "name: host\nvary: [hostname]\nbuild: |\n  mkdir -p \"$out\"\n  echo \"built on $(hostname) <b>\" > \"$out/info\"\n",
     );
+    // The kept trees go in the project's own workdir, removed with it.
+    std::fs::create_dir(p.path().join("work")).expect("mkdir work");
     let out = p
-        .cmd(&["run", "--format", "html", "-o", "r.html", "--keep", "."])
+        .cmd(&[
+            "run",
+            "--format",
+            "html",
+            "-o",
+            "r.html",
+            "--keep",
+            "--workdir",
+            "work",
+            "host.yaml",
+        ])
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
