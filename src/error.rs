@@ -75,7 +75,18 @@ impl Error {
         match self {
             Error::Invalid(_) | Error::Usage(_) => EXIT_INVALID,
             Error::Harness(_) => EXIT_HARNESS,
-            Error::Tree(e) => e.exit_code(),
+            Error::Tree(e) => tree_exit_code(e),
         }
+    }
+}
+
+/// The exit status for a tree error. Decided here, not in `tree`, so that
+/// the house stays one-way (`tree` knows nothing of exit codes).
+fn tree_exit_code(e: &crate::tree::TreeError) -> i32 {
+    use crate::tree::TreeError;
+    match e {
+        TreeError::BadPath { .. } => EXIT_INVALID,
+        TreeError::SpecialFile { .. } | TreeError::Stopped { .. } => EXIT_FAILED,
+        TreeError::Io { .. } | TreeError::Write { .. } => EXIT_HARNESS,
     }
 }

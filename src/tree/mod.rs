@@ -57,16 +57,6 @@ pub enum TreeError {
     Stopped { path: PathBuf, reason: String },
 }
 
-impl TreeError {
-    /// The process exit status for this error.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            TreeError::BadPath { .. } => crate::error::EXIT_INVALID,
-            TreeError::SpecialFile { .. } | TreeError::Stopped { .. } => crate::error::EXIT_FAILED,
-            TreeError::Io { .. } | TreeError::Write { .. } => crate::error::EXIT_HARNESS,
-        }
-    }
-}
 
 /// The environment hash of a tree and its size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
