@@ -307,7 +307,8 @@ fn one_scenario(
 ) -> ScenarioReport {
     let start = Instant::now();
     let file = s.file.display().to_string();
-    let command = match provider::prepare(s, opts.require_providers) {
+    let cache = opts.proxy.as_ref().and_then(|p| p.fetch_cache());
+    let command = match provider::prepare(s, opts.require_providers, cache.is_some()) {
         provider::Prepared::Ready(c) => c,
         provider::Prepared::Skip(reason) => {
             return ScenarioReport::without_builds(
@@ -334,6 +335,9 @@ fn one_scenario(
             if let Some(settings) = snapshots {
                 snapshot_check(settings, s, &t, &mut r);
             }
+            if let Some(dir) = cache {
+                skip_if_offline_and_uncached(s, dir, &mut r);
+            }
             r
         }
         Err(e) => {
@@ -348,6 +352,38 @@ fn one_scenario(
             r
         }
     }
+}
+
+/// A scenario whose `requires.network` is unreachable ran only because a
+/// `--fetch-cache` might hold its downloads. If it did not pass and a
+/// download found its upstream unreachable, the machine is offline and the
+/// cache incomplete: skipped, as without the cache, naming what was missing.
+fn skip_if_offline_and_uncached(
+    s: &scenario::Scenario,
+    dir: &std::path::Path,
+    r: &mut ScenarioReport,
+) {
+    if r.verdict == Verdict::Pass {
+        return;
+    }
+    let Some(reason) = provider::requires::unmet(s) else {
+        return;
+    };
+    let missing: Vec<&str> = r
+        .fetches
+        .iter()
+        .filter(|f| f.status == 502 && f.problem.is_some())
+        .map(|f| f.url.as_str())
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    r.reason = Some(format!(
+        "{reason}; the fetch cache {} does not hold {}",
+        dir.display(),
+        missing.join(", ")
+    ));
+    r.verdict = Verdict::Skipped;
 }
 
 fn completions(shell: cli::Shell) -> i32 {

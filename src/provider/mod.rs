@@ -20,9 +20,11 @@ pub enum Prepared {
 
 /// Prepare the build of `s` with its provider. With `require`, a provider
 /// whose tools are missing fails the scenario instead of skipping it; an
-/// unreachable `requires.network` endpoint skips it even then.
-pub fn prepare(s: &Scenario, require: bool) -> Prepared {
-    if let Some(reason) = requires::unmet(s) {
+/// unreachable `requires.network` endpoint skips it even then, unless
+/// `cached` (a `--fetch-cache` may hold every download: the caller then
+/// skips only if a download was missing, see `requires::unmet`).
+pub fn prepare(s: &Scenario, require: bool, cached: bool) -> Prepared {
+    if let Some(reason) = requires::unmet(s).filter(|_| !cached) {
         return Prepared::Skip(reason);
     }
     let p = match &s.provider {

@@ -54,6 +54,11 @@ impl Cache {
         }
     }
 
+    /// The persistent cache's directory (`--fetch-cache`), if any.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
     /// The answer for a GET keyed `url` (the URL, and what the request
     /// accepts): from the cache when there is one,
     /// else from `fetch`, kept when 2xx. The flag says whether it came from

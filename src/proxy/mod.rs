@@ -163,6 +163,11 @@ impl Proxy {
         })
     }
 
+    /// The `--fetch-cache` directory, when one was given.
+    pub fn fetch_cache(&self) -> Option<&Path> {
+        self.shared.cache.dir()
+    }
+
     /// The per-run CA certificate (PEM) builds must trust.
     pub fn ca_pem(&self) -> &str {
         self.shared.ca.pem()

@@ -57,7 +57,6 @@ pub enum TreeError {
     Stopped { path: PathBuf, reason: String },
 }
 
-
 /// The environment hash of a tree and its size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TreeHash {

@@ -421,3 +421,53 @@ fn a_fetch_cache_makes_the_second_run_ask_nobody() {
     let (code, _) = p.run_json(&["s.yaml"]);
     assert_eq!((code, up.hits("/dep.crate")), (0, 2));
 }
+
+#[test]
+fn offline_a_fetch_cache_that_holds_the_downloads_is_enough() {
+    if !require_tool("curl") {
+        return;
+    }
+    // `requires.network` names an endpoint that refuses connections: as on
+    // an offline machine. The download itself is from the test's upstream,
+    // so the first run can fill the cache.
+    let up = Upstream::http(Routes::from([("/dep.whl".into(), blob(b"wheel bytes"))]));
+    let p = Project::new();
+    let url = up.url("http", "/dep.whl");
+    let recipe = |name: &str, url: &str| {
+        format!(
+            "name: {name}\nnetwork: true\nvary: [hostname]\nrequires: {{network: [\"127.0.0.1:1\"]}}\n\
+             build: |\n  mkdir -p $out\n  curl -fsS -o $out/dep {url}\n"
+        )
+    };
+    p.file("s.yaml", &recipe("offline", &url));
+    let cache = p.path().join("fetch-cache");
+    let cache_arg = cache.to_str().expect("utf-8");
+    // Without a cache: skipped, as ever.
+    let (code, plain) = p.run_json(&["s.yaml"]);
+    assert_eq!(code, 0, "{plain:#}");
+    assert_eq!(scenario(&plain, "offline")["verdict"], "skipped");
+    assert_eq!(up.hits("/dep.whl"), 0);
+    // With a cache the scenario runs; what it downloads is kept.
+    let (code, first) = p.run_json(&["--fetch-cache", cache_arg, "s.yaml"]);
+    assert_eq!(code, 0, "{first:#}");
+    assert_eq!(scenario(&first, "offline")["verdict"], "pass");
+    let (code, second) = p.run_json(&["--fetch-cache", cache_arg, "s.yaml"]);
+    assert_eq!(code, 0, "{second:#}");
+    assert_eq!(scenario(&second, "offline")["verdict"], "pass");
+    assert_eq!(fetch(scenario(&second, "offline"), &url)["from_cache"], true);
+    assert_eq!(up.hits("/dep.whl"), 1);
+    // A download the cache does not hold, from an unreachable upstream:
+    // skipped (not failed), naming the endpoint and what was missing.
+    let gone = "http://127.0.0.2:1/missing.whl";
+    p.file("t.yaml", &recipe("uncached", gone));
+    let (code, third) = p.run_json(&["--fetch-cache", cache_arg, "t.yaml"]);
+    assert_eq!(code, 0, "{third:#}");
+    let t = scenario(&third, "uncached");
+    assert_eq!(t["verdict"], "skipped", "{t:#}");
+    let reason = t["reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with("network unreachable: 127.0.0.1:1")
+            && reason.ends_with(&format!("does not hold {gone}")),
+        "{reason}"
+    );
+}
