@@ -454,7 +454,10 @@ fn offline_a_fetch_cache_that_holds_the_downloads_is_enough() {
     let (code, second) = p.run_json(&["--fetch-cache", cache_arg, "s.yaml"]);
     assert_eq!(code, 0, "{second:#}");
     assert_eq!(scenario(&second, "offline")["verdict"], "pass");
-    assert_eq!(fetch(scenario(&second, "offline"), &url)["from_cache"], true);
+    assert_eq!(
+        fetch(scenario(&second, "offline"), &url)["from_cache"],
+        true
+    );
     assert_eq!(up.hits("/dep.whl"), 1);
     // A download the cache does not hold, from an unreachable upstream:
     // skipped (not failed), naming the endpoint and what was missing.
