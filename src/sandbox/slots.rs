@@ -3,11 +3,12 @@
 //! slot for as long as its build runs; a build never waits for another
 //! while holding one, so slots cannot deadlock.
 //!
-//! Builds that must run side by side (the twins; the culprit search's two
-//! plain rebuilds, whose disagreement is what "differs with no variation"
-//! means) take their slots together with [`acquire_pair`]: taken one by
-//! one, a busy run would start them far apart, and their clocks would make
-//! them differ. While a pair waits, single builds let it go first.
+//! Builds that must start together (the culprit search's two plain
+//! rebuilds, whose disagreement is what "differs with no variation" means)
+//! take their slots together with [`acquire_pair`]: taken one by one, a
+//! busy run would start them far apart, and their clocks would make them
+//! differ. While a pair waits, single builds let it go first. The twins
+//! take a slot each, so that a run of many scenarios keeps the cores busy.
 
 use std::sync::{Condvar, Mutex};
 
