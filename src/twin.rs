@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+mod clock;
+
 /// How a build ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -136,6 +138,14 @@ pub struct SearchCost {
     pub skipped: Vec<String>,
     /// Wall time of the search.
     pub duration_ms: u64,
+    /// Differing files blamed on `time` from the outputs alone: their only
+    /// changes are times moved by build B's clock shift (no rebuild).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub by_clock: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A scenario's way to the network: the run's proxy and its policy.
@@ -292,6 +302,7 @@ fn build_in(
         dir.join("b"),
     );
     let deadline = Deadline::after(s.timeout);
+    let twins_started = Instant::now();
     // Each twin takes its build slot on its own: what tells a clock from a
     // variation is the culprit search's pair of plain rebuilds, which do
     // start together (`PairStart`); the twins need not, and a run of many
@@ -358,6 +369,7 @@ fn build_in(
             // deadline of their own, one more `timeout` from here.
             deadline: Deadline::after(s.timeout),
             sde_pair: s.source_date_epoch.is_none() && !differences.is_empty(),
+            twins_window: twins_started.elapsed(),
             net,
         };
         Some(find_culprits(&search, &ctl, &b, &mut differences)?)
@@ -405,6 +417,9 @@ struct Search<'s> {
     deadline: Deadline,
     /// Also build a pair with SOURCE_DATE_EPOCH set (it was not).
     sde_pair: bool,
+    /// Since the twins started: how far apart two clock readings of
+    /// theirs can be (see `clock`).
+    twins_window: Duration,
     net: Option<Net<'s>>,
 }
 
@@ -600,21 +615,48 @@ fn find_culprits(
     let started = std::time::Instant::now();
     let breaking = b.status != BuildStatus::Ok;
     let twin = !breaking && search.applied.contains(&Variation::Time);
-    let mut queue: std::collections::VecDeque<Trial> = [Trial::Alone(None)].into();
-    if twin {
-        // Second in the queue: the next worker takes it at once (there are
-        // at least two), and `pair` makes both builds start together.
-        queue.push_back(Trial::Twin);
+    // Files whose only changes are times moved by B's clock shift: `time`
+    // is read in the outputs, no rebuild needed (see `clock`). Under a
+    // Nix store the differences name store paths, not files of the trees.
+    let by_clock: BTreeSet<Key> = if twin && ctl.a.store.is_none() {
+        let slack = search.twins_window.as_secs() as i64 + 2;
+        clock::shifted_files(
+            &ctl.a.tree,
+            &b.tree,
+            differences,
+            clock::shift_secs(),
+            slack,
+        )
+        .into_iter()
+        .map(|p| (p, String::new()))
+        .collect()
+    } else {
+        BTreeSet::new()
+    };
+    let targets: BTreeSet<Key> = differences
+        .iter()
+        .flat_map(keys_of)
+        .filter(|k| !by_clock.contains(k))
+        .collect();
+    let mut queue: std::collections::VecDeque<Trial> = std::collections::VecDeque::new();
+    if breaking || !targets.is_empty() {
+        queue.push_back(Trial::Alone(None));
+        if twin {
+            // Second in the queue: the next worker takes it at once (there
+            // are at least two), and `pair` makes both builds start together.
+            queue.push_back(Trial::Twin);
+        }
     }
     if search.sde_pair {
         queue.extend([Trial::SdeA, Trial::SdeB]);
     }
-    queue.extend(
-        likely_first(search.applied, differences, b)
-            .into_iter()
-            .map(|v| Trial::Alone(Some(v))),
-    );
-    let targets: BTreeSet<Key> = differences.iter().flat_map(keys_of).collect();
+    if breaking || !targets.is_empty() {
+        queue.extend(
+            likely_first(search.applied, differences, b)
+                .into_iter()
+                .map(|v| Trial::Alone(Some(v))),
+        );
+    }
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(2);
@@ -692,16 +734,28 @@ fn find_culprits(
         return Err(e);
     }
     let (left, seen) = state.into_inner().unwrap_or_else(|e| e.into_inner());
+    let tried = |v: &Variation| seen.contains_key(&Trial::Alone(Some(*v)));
     let cost = SearchCost {
         builds: seen.len(),
-        skipped: left
-            .iter()
-            .filter_map(|t| match t {
-                Trial::Alone(Some(v)) => Some(v.name().to_string()),
-                _ => None,
-            })
-            .collect(),
+        // Not tried: what the queue still held, or, when every difference
+        // was read as the clock's, all but `time`.
+        skipped: if targets.is_empty() && !breaking {
+            search
+                .applied
+                .iter()
+                .filter(|v| **v != Variation::Time && !tried(v))
+                .map(|v| v.name().to_string())
+                .collect()
+        } else {
+            left.iter()
+                .filter_map(|t| match t {
+                    Trial::Alone(Some(v)) => Some(v.name().to_string()),
+                    _ => None,
+                })
+                .collect()
+        },
         duration_ms: started.elapsed().as_millis() as u64,
+        by_clock: by_clock.len(),
     };
     let reproducible_with_sde = match (seen.get(&Trial::SdeA), seen.get(&Trial::SdeB)) {
         (Some(Seen::Built(Some(ha), ma)), Some(Seen::Built(Some(hb), mb))) => {
@@ -753,7 +807,7 @@ fn find_culprits(
         .iter()
         .filter_map(|t| changes.get(t))
         .flatten()
-        .filter(|k| !clock.contains(*k))
+        .filter(|k| !clock.contains(*k) && !by_clock.contains(*k))
         .cloned()
         .collect();
     let inherent = !noise.is_empty();
@@ -764,7 +818,9 @@ fn find_culprits(
         |v: Variation, k: &Key| !noise.contains(k) && (v == Variation::Time || !clock.contains(k));
     let mut culprits = Vec::new();
     for v in search.applied {
-        if keys_for(Some(*v)).is_some_and(|keys| keys.iter().any(|k| counts(*v, k))) {
+        if keys_for(Some(*v)).is_some_and(|keys| keys.iter().any(|k| counts(*v, k)))
+            || (*v == Variation::Time && !by_clock.is_empty())
+        {
             culprits.push(v.name().to_string());
         }
     }
@@ -780,6 +836,11 @@ fn find_culprits(
     for d in differences.iter_mut() {
         let keys = keys_of(d);
         let (own, members) = keys.split_at(1);
+        if by_clock.contains(&own[0]) {
+            d.inherent = false;
+            d.culprits = vec![Variation::Time.name().to_string()];
+            continue;
+        }
         if members.is_empty() {
             // A path that differs with no variation cannot be pinned on one.
             d.inherent = noise.contains(&own[0]);

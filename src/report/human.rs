@@ -213,7 +213,17 @@ fn search_line(s: &ScenarioReport, w: &mut dyn Write) -> std::io::Result<()> {
         c.builds,
         if c.builds == 1 { "" } else { "s" },
         c.duration_ms as f64 / 1000.0
-    )
+    )?;
+    if c.by_clock > 0 {
+        writeln!(
+            w,
+            "  time, read in the outputs: {} file{} differ only in times {} days apart, as far as build B's clock ran ahead (no rebuild needed)",
+            c.by_clock,
+            if c.by_clock == 1 { "" } else { "s" },
+            crate::sandbox::plan::FAKETIME_DAYS
+        )?;
+    }
+    Ok(())
 }
 
 /// Write one difference — `path: kind`, the two sides, then what changed

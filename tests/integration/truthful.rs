@@ -445,10 +445,16 @@ fn source_mtimes_stamped_into_output_are_caught_every_time() {
         }
     }
     assert_eq!(caught, 20, "caught {caught} runs of 20");
-    // Explained: the culprit is time, and the header is named.
+    // Explained: the culprit is time, and the header is named. Both files
+    // hold times 400 days apart, as far as B's clock ran ahead: `time` is
+    // read in the outputs, and the search builds only the
+    // SOURCE_DATE_EPOCH pair.
     let (_, report) = p.run_json(&["s.yaml"]);
     let s = scenario(&report, "pyc");
     assert_eq!(s["culprits"], json!(["time"]), "{s:#}");
+    assert_eq!(s["inherent"], false, "{s:#}");
+    assert_eq!(s["search"]["by_clock"], 2, "{s:#}");
+    assert_eq!(s["search"]["builds"], 2, "{s:#}");
     // py_compile honours SOURCE_DATE_EPOCH, `stat` does not.
     assert_eq!(s["reproducible_with_sde"], false);
     assert!(
@@ -459,6 +465,15 @@ fn source_mtimes_stamped_into_output_are_caught_every_time() {
         "{s:#}"
     );
 }
+
+/// The clock as a calendar date, which only rebuilds can blame: its digits
+/// do not move by the shift's number of seconds.
+const CALENDAR_STAMP: &str = r#"name: calendar
+vary: [time, hostname]
+build: |
+  mkdir -p "$out"
+  date -u +%Y-%m-%dT%H:%M:%S > "$out/stamp"
+"#;
 
 /// Builds that keep `--max-builds` busy: slow, never reproducible, so that
 /// their culprit searches take slots too.
@@ -475,13 +490,13 @@ fn the_clock_is_blamed_on_time_in_a_busy_run_too() {
     if !faketime_installed() {
         return;
     }
-    // Two slots for three scenarios: the pyc scenario's two plain rebuilds
+    // Two slots for three scenarios: the calendar scenario's two plain rebuilds
     // compete with the others' builds for them. Taken one at a time, they
     // would start seconds apart, disagree on the clock, and the stamp
     // would be called "differs with no variation"; taken as a pair they
     // start together, and only `time` explains it.
     let p = Project::new();
-    p.file("s.yaml", PYC_STAMP);
+    p.file("s.yaml", CALENDAR_STAMP);
     p.file("busy1.yaml", &BUSY.replace("NAME", "busy1"));
     p.file("busy2.yaml", &BUSY.replace("NAME", "busy2"));
     for _ in 0..2 {
@@ -494,9 +509,11 @@ fn the_clock_is_blamed_on_time_in_a_busy_run_too() {
             "busy1.yaml",
             "busy2.yaml",
         ]);
-        let s = scenario(&report, "pyc");
+        let s = scenario(&report, "calendar");
         assert_eq!(s["culprits"], json!(["time"]), "{s:#}");
         assert_eq!(s["inherent"], false, "{s:#}");
+        // A calendar date is not read as a moved time: the rebuilds decided.
+        assert!(s["search"]["by_clock"].is_null(), "{s:#}");
     }
 }
 
