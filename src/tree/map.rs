@@ -22,6 +22,7 @@
 use std::cell::Cell;
 use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU8, Ordering, compiler_fence};
 use std::sync::{Once, OnceLock};
 
 /// Bytes mapped at once: large enough that mmap/munmap cost vanishes,
@@ -39,7 +40,10 @@ thread_local! {
     /// there is a shrunk file, not a bug.
     static GUARD: Cell<[(usize, usize); 2]> = const { Cell::new([(0, 0); 2]) };
     /// Set by the handler, one bit per window, when it patched a page.
-    static FAULTED: Cell<u8> = const { Cell::new(0) };
+    /// Atomic, and read past a compiler fence: the handler's write is
+    /// invisible to the optimizer, which would otherwise fold the read
+    /// after `f` to the 0 stored before it (release builds did).
+    static FAULTED: AtomicU8 = const { AtomicU8::new(0) };
 }
 
 /// The SIGBUS action before ours, called for faults outside any window.
@@ -92,10 +96,12 @@ impl Window {
 /// meanwhile (its missing bytes read as zeros to `f`).
 fn read_guarded<R>(a: &Window, b: &Window, f: impl FnOnce(&[u8], &[u8]) -> R) -> Result<R, usize> {
     GUARD.with(|g| g.set([a.range(), b.range()]));
-    FAULTED.with(|x| x.set(0));
+    FAULTED.with(|x| x.store(0, Ordering::SeqCst));
+    compiler_fence(Ordering::SeqCst);
     let out = f(a.bytes(), b.bytes());
+    compiler_fence(Ordering::SeqCst);
     GUARD.with(|g| g.set([(0, 0); 2]));
-    match FAULTED.with(Cell::get) {
+    match FAULTED.with(|x| x.load(Ordering::SeqCst)) {
         0 => Ok(out),
         bits => Err(usize::from(bits & 1 == 0)),
     }
@@ -273,7 +279,7 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
             )
         };
         if p != libc::MAP_FAILED {
-            FAULTED.with(|x| x.set(x.get() | 1 << i));
+            FAULTED.with(|x| x.fetch_or(1 << i, Ordering::SeqCst));
             return;
         }
     }
