@@ -30,13 +30,7 @@ pub(super) fn shifted_files(
 ) -> BTreeSet<String> {
     differences
         .iter()
-        .filter(|d| d.kind == DiffKind::Content && d.members.is_empty())
-        .filter(|d| {
-            !matches!(
-                d.detail.as_ref().map(|x| &x.body),
-                Some(tree::explain::Body::Archive(_))
-            )
-        })
+        .filter(|d| d.kind == DiffKind::Content && !super::is_archive(d))
         .filter(|d| {
             let read = |root: &Path| -> Option<Vec<u8>> {
                 let p = tree::explain::key_path(root, &d.path);
